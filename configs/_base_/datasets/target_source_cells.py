@@ -1,0 +1,104 @@
+# Target (weak labels) + source (clean boxes) mixed 1:1 in every batch.
+# Paths follow `tools/prepare_data.py`, which links the datasets under
+# data/ and writes the split / weak-label files into data/sissi/.
+dataset_type = 'CellCocoDataset'
+data_root = 'data/'
+target_root = data_root + 'usiigaci_nih3t3_phc/'  # phase contrast, unlabelled
+source_root = data_root + 'dsb2018_stage1_train_fluo/'  # fluorescence, masks
+sissi_root = data_root + 'sissi/'
+img_scale = (512, 512)
+train_batch_size = 8  # 4 target + 4 source (Balanced Gradient Contribution)
+backend_args = None
+metainfo = dict(classes=('cell', ))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    # SISSI synthetic-like images: a no-op until label correction starts
+    # (the PseudoLabelHook's label store switches it on, weak or strong)
+    dict(type='SeamlessSynth', blur='weak'),
+    dict(type='RandomChannelShuffle', prob=0.5),
+    dict(type='RandomGaussianBlur', kernel_range=(3, 7), prob=0.3),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
+    # shift-scale-rotate
+    dict(
+        type='RandomApply',
+        prob=0.5,
+        transforms=[
+            dict(
+                type='RandomAffine',
+                max_rotate_degree=15.0,
+                max_translate_ratio=0.0625,
+                scaling_ratio_range=(0.9, 1.1),
+                max_shear_degree=0.0,
+                border_val=(128, 128, 128))
+        ]),
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(2, 2), keep_empty=True),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
+]
+
+target_train = dict(
+    type='SISSITargetDataset',  # reads pseudo labels once correction starts
+    data_root=target_root,
+    ann_file='../sissi/target_train_weak.json',  # from tools/weak_labels.py
+    data_prefix=dict(img=''),
+    metainfo=metainfo,
+    filter_cfg=dict(filter_empty_gt=False),  # images without weak boxes stay
+    pipeline=train_pipeline,
+    backend_args=backend_args)
+source_train = dict(
+    type=dataset_type,
+    data_root=source_root,
+    ann_file='../sissi/source_train.json',
+    data_prefix=dict(img=''),
+    metainfo=metainfo,
+    category_map=dict(nucleus='cell'),
+    filter_cfg=dict(filter_empty_gt=True),
+    pipeline=train_pipeline,
+    backend_args=backend_args)
+
+train_dataloader = dict(
+    batch_size=train_batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(
+        type='BalancedMultiSourceSampler',
+        batch_size=train_batch_size,
+        source_ratio=[1, 1]),
+    batch_sampler=None,  # keep the sampler's balanced batches as they are
+    dataset=dict(type='ConcatDataset', datasets=[target_train, source_train]))
+
+# The target test images, evaluated against each expert reader.
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=target_root,
+        ann_file='../sissi/target_test_manual.json',
+        data_prefix=dict(img=''),
+        metainfo=metainfo,
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(
+    type='PerReaderCocoMetric',
+    readers=dict(manual=sissi_root + 'target_test_manual.json'),
+    max_dets=1000)
+test_evaluator = val_evaluator

@@ -1,0 +1,16 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""mmsissi: SISSI label correction for MMDetection 3.x.
+
+Importing the package registers its components into mmdet's registries
+(use ``custom_imports=dict(imports=['mmsissi'])`` in configs) and makes
+MMEngine's checkpoint loaders work on torch >= 2.6 (see
+:mod:`mmsissi.utils.checkpoint`).
+"""
+from .utils import register_trusted_checkpoint_loaders
+from .version import __version__
+
+register_trusted_checkpoint_loaders()
+
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
+
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']

@@ -1,0 +1,4 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from .metrics import PerReaderCocoMetric
+
+__all__ = ['PerReaderCocoMetric']

@@ -1,0 +1,8 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from .checkpoint import register_trusted_checkpoint_loaders, trusted_torch_load
+from .runtime import use_cpu_dist_backend
+
+__all__ = [
+    'register_trusted_checkpoint_loaders', 'trusted_torch_load',
+    'use_cpu_dist_backend'
+]

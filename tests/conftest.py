@@ -1,0 +1,39 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+import os
+import os.path as osp
+import warnings
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / 'demo' / 'data'
+SHARED = Path(
+    os.environ.get('MMSISSI_SHARED_DATA',
+                   REPO.parent / 'shared' / 'data')).resolve()
+
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
+
+@pytest.fixture
+def repo_root():
+    return REPO
+
+
+@pytest.fixture
+def demo_data():
+    assert DEMO.is_dir(), f'demo subset missing at {DEMO}'
+    return DEMO
+
+
+@pytest.fixture
+def shared_data():
+    if not (SHARED / 'usiigaci_nih3t3_phc').is_dir():
+        pytest.skip(f'shared data not found at {SHARED}')
+    return SHARED
+
+
+def pytest_configure(config):
+    os.chdir(REPO)  # configs use repo-relative paths
+    import mmsissi  # noqa: F401  registers everything once
+    osp.isdir(REPO)
