@@ -1,6 +1,5 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 import os
-import os.path as osp
 import warnings
 from pathlib import Path
 
@@ -15,18 +14,18 @@ SHARED = Path(
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def repo_root():
     return REPO
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def demo_data():
     assert DEMO.is_dir(), f'demo subset missing at {DEMO}'
     return DEMO
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def shared_data():
     if not (SHARED / 'usiigaci_nih3t3_phc').is_dir():
         pytest.skip(f'shared data not found at {SHARED}')
@@ -36,4 +35,5 @@ def shared_data():
 def pytest_configure(config):
     os.chdir(REPO)  # configs use repo-relative paths
     import mmsissi  # noqa: F401  registers everything once
-    osp.isdir(REPO)
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)  # default scope 'mmdet'

@@ -1,22 +1,40 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+import os
+
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 
 __all__ = ['use_cpu_dist_backend']
 
 
 def use_cpu_dist_backend(cfg: Config) -> None:
-    """Switch ``env_cfg.dist_cfg.backend`` to gloo when CUDA is absent.
+    """Make a distributed launch work on a machine without CUDA.
 
-    NCCL needs GPUs; on a CPU-only machine (CI, laptops) a distributed run
-    would fail at init. The config's choice is kept whenever CUDA exists.
+    MMEngine 0.10 assumes GPUs for ``--launcher pytorch``: it calls
+    ``torch.cuda.set_device`` before ``init_process_group`` and gives
+    ``DistributedDataParallel`` a ``device_ids`` list. Without CUDA this
+    function instead initialises the process group with gloo from
+    torchrun's environment (the runner then skips its own init), and
+    selects :class:`MMCPUDistributedDataParallel` as the model wrapper
+    unless the config names one. Nothing changes when CUDA is available or
+    the launcher is ``'none'``.
 
     Args:
         cfg (Config): The config, changed in place.
     """
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
         return
     env = cfg.setdefault('env_cfg', {})
     dist_cfg = env.setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') == 'nccl':
         dist_cfg['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMCPUDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if launcher == 'pytorch' and not dist.is_initialized():
+        os.environ.setdefault('LOCAL_RANK', '0')
+        dist.init_process_group(backend=dist_cfg['backend'])

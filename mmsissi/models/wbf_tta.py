@@ -1,0 +1,146 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from typing import List, Sequence
+
+import torch
+from mmdet.models.test_time_augs import DetTTAModel
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+
+from .wbf import fuse_views
+
+__all__ = ['WBFTTAModel', 'sissi_tta_transforms']
+
+
+def sissi_tta_transforms(scale: Sequence[int],
+                         scale_factors: Sequence[float] = (0.8, 0.9, 1.0,
+                                                           1.1, 1.2),
+                         flips: Sequence[str] = ('none', 'horizontal',
+                                                 'vertical', 'diagonal'),
+                         meta_keys: Sequence[str] = (
+                             'img_id', 'img_path', 'ori_shape', 'img_shape',
+                             'scale_factor', 'flip', 'flip_direction')
+                         ) -> dict:
+    """The paper's TTA views as an mmcv ``TestTimeAug`` transform config.
+
+    ``len(scale_factors) * len(flips)`` views (20 by default): every view
+    is resized to ``scale * s`` (keeping the ratio), so the network really
+    sees a different scale, then flipped. Put it after
+    ``LoadImageFromFile`` in the pipeline.
+
+    Args:
+        scale (tuple[int, int]): The training scale (w, h).
+        scale_factors (Sequence[float]): Multipliers of ``scale``.
+        flips (Sequence[str]): ``'none'``, ``'horizontal'``, ``'vertical'``,
+            ``'diagonal'`` (h+v).
+        meta_keys (Sequence[str]): Keys packed into the data samples.
+
+    Returns:
+        dict: ``dict(type='TestTimeAug', transforms=...)``.
+    """
+    resizes = [
+        dict(type='Resize',
+             scale=(int(round(scale[0] * s)), int(round(scale[1] * s))),
+             keep_ratio=True) for s in scale_factors
+    ]
+    flip_tfs = [
+        dict(type='RandomFlip', prob=0.) if f == 'none' else dict(
+            type='RandomFlip', prob=1., direction=f) for f in flips
+    ]
+    return dict(
+        type='TestTimeAug',
+        transforms=[resizes, flip_tfs,
+                    [dict(type='PackDetInputs', meta_keys=tuple(meta_keys))]])
+
+
+@MODELS.register_module()
+class WBFTTAModel(DetTTAModel):
+    """Test-time augmentation merged by Weighted Boxes Fusion.
+
+    :class:`mmdet.models.DetTTAModel` maps every view back to the original
+    image (undoing the flip; the resize is undone by the detector's
+    ``rescale``) and merges with NMS. This subclass keeps that mapping and
+    fuses with WBF instead (score-weighted coordinates, eq. 1 of the SISSI
+    paper), then applies a final score threshold. It works with any mmdet
+    detector whose ``predict`` returns ``pred_instances`` boxes.
+
+    Views are run through the network ``views_per_batch`` at a time, all
+    views of all images of the batch pooled (views of different sizes are
+    padded by the data preprocessor, which does not move the boxes): on a
+    GPU larger batches pay; on a CPU 1 is as fast.
+
+    Args:
+        tta_cfg (dict): ``iou_thr`` (0.5), ``skip_box_thr`` (0.0),
+            ``conf_type`` ('avg'), ``score_thr`` (0.0, applied after fusion),
+            ``max_per_img`` (1000), ``weights`` (None: all views equal).
+        views_per_batch (int): Views per forward pass. Defaults to 1.
+        **kwargs: ``module`` (the detector) and other
+            :class:`BaseTTAModel` arguments.
+    """
+
+    def __init__(self, tta_cfg: dict = None, views_per_batch: int = 1,
+                 **kwargs) -> None:
+        cfg = dict(iou_thr=0.5, skip_box_thr=0.0, conf_type='avg',
+                   score_thr=0.0, max_per_img=1000, weights=None)
+        cfg.update(tta_cfg or {})
+        super().__init__(tta_cfg=cfg, **kwargs)
+        self.views_per_batch = max(1, int(views_per_batch))
+
+    def test_step(self, data) -> List[DetDataSample]:
+        """Predict all views, batched, then merge per image.
+
+        Args:
+            data (dict): A TTA batch: ``inputs`` and ``data_samples`` are
+                lists over views of lists over images.
+
+        Returns:
+            list[DetDataSample]: One merged prediction per image.
+        """
+        inputs, samples = data['inputs'], data['data_samples']
+        n_views, n_imgs = len(inputs), len(inputs[0])
+        flat = [(v, i) for i in range(n_imgs) for v in range(n_views)]
+        preds = {}
+        for k in range(0, len(flat), self.views_per_batch):
+            chunk = flat[k:k + self.views_per_batch]
+            out = self.module.test_step(
+                dict(inputs=[inputs[v][i] for v, i in chunk],
+                     data_samples=[samples[v][i] for v, i in chunk]))
+            preds.update(zip(chunk, out))
+        return self.merge_preds([[preds[(v, i)] for v in range(n_views)]
+                                 for i in range(n_imgs)])
+
+    def _merge_single_sample(
+            self, data_samples: List[DetDataSample]) -> DetDataSample:
+        """Map each view back to the original image and fuse with WBF."""
+        boxes, scores, labels = [], [], []
+        for ds in data_samples:
+            pred = ds.pred_instances
+            boxes.append(
+                self.merge_aug_bboxes([pred.bboxes], None, [ds.metainfo]))
+            scores.append(pred.scores)
+            labels.append(pred.labels)
+        cfg = self.tta_cfg
+        ori_h, ori_w = data_samples[0].metainfo['ori_shape'][:2]
+        fb, fs, fl = fuse_views(
+            [b.detach().cpu().numpy() for b in boxes],
+            [s.detach().cpu().numpy() for s in scores],
+            [lab.detach().cpu().numpy() for lab in labels],
+            img_shape=(ori_h, ori_w),
+            iou_thr=cfg['iou_thr'],
+            skip_box_thr=cfg['skip_box_thr'],
+            conf_type=cfg['conf_type'],
+            weights=cfg['weights'])
+        keep = fs >= cfg['score_thr']
+        fb, fs, fl = fb[keep], fs[keep], fl[keep]
+        order = fs.argsort()[::-1][:cfg['max_per_img']].copy()
+        device = boxes[0].device
+        results = InstanceData()
+        results.bboxes = torch.as_tensor(
+            fb[order], dtype=torch.float32, device=device).reshape(-1, 4)
+        results.scores = torch.as_tensor(
+            fs[order], dtype=torch.float32, device=device)
+        results.labels = torch.as_tensor(
+            fl[order], dtype=torch.long, device=device)
+        merged = data_samples[0]
+        merged.pred_instances = results
+        return merged
