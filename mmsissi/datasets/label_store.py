@@ -1,0 +1,188 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""The one place that holds the current target labels, as files.
+
+Layout of a store directory (``{work_dir}/labels`` by default)::
+
+    index.json          {"version": 3, "epoch": 5, "file": "epoch_5.json",
+                         "synthesize": true}
+    epoch_3.json        COCO json of the pseudo labels used in epoch 3
+    epoch_4.json        ...
+
+The initial weak labels are never copied or rewritten: until the first
+pseudo labels are written the store is empty and datasets use their own
+annotation file. Every file is written atomically (temp file in the same
+folder + ``os.replace``) and the index last, so a reader (a dataloader
+worker, another rank, a resumed run) sees either the previous complete
+version or the new complete version, never a partial one. Workers detect a
+new version with one ``os.stat`` of ``index.json`` per sample and reload only
+then.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .mask_converter import atomic_dump_json
+
+__all__ = ['LabelStore']
+
+
+class LabelStore:
+    """Versioned, file-based store of the current target labels.
+
+    Args:
+        root (str): Store directory.
+    """
+
+    INDEX = 'index.json'
+
+    def __init__(self, root: str) -> None:
+        self.root = osp.abspath(root)
+        self._stamp = None
+        self._index: Optional[dict] = None
+        self._labels: Optional[Dict[int, np.ndarray]] = None
+        self._scores: Optional[Dict[int, np.ndarray]] = None
+
+    # ------------------------------------------------------------- reading
+    @property
+    def index_path(self) -> str:
+        return osp.join(self.root, self.INDEX)
+
+    def _index_stamp(self):
+        try:
+            st = os.stat(self.index_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def read_index(self) -> Optional[dict]:
+        """The current index, or None when nothing was written yet."""
+        stamp = self._index_stamp()
+        if stamp is None:
+            return None
+        with open(self.index_path) as f:
+            return json.load(f)
+
+    def refresh(self) -> bool:
+        """Reload the labels if the index changed since the last call.
+
+        Returns:
+            bool: Whether a new version was loaded.
+        """
+        stamp = self._index_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        if stamp is None:
+            self._index = self._labels = self._scores = None
+            return True
+        index = self.read_index()
+        path = osp.join(self.root, index['file'])
+        try:
+            with open(path) as f:
+                coco = json.load(f)
+        except (OSError, ValueError) as e:
+            raise RuntimeError(
+                f'{path}: label file named by {self.index_path} is '
+                f'unreadable ({e})') from e
+        self._index = index
+        self._labels, self._scores = self.coco_to_boxes(coco)
+        return True
+
+    @property
+    def version(self) -> int:
+        return 0 if self._index is None else int(self._index['version'])
+
+    @property
+    def synthesize(self):
+        """False, True, or a blur setting (``'weak'``, ``'strong'``,
+        ``[kernel, sigma]``) for :class:`SeamlessSynth`."""
+        if not self._index:
+            return False
+        return self._index.get('synthesize', False) or False
+
+    @property
+    def active(self) -> bool:
+        """Whether pseudo labels exist (after :meth:`refresh`)."""
+        return self._labels is not None
+
+    def boxes(self, img_id: int) -> Optional[np.ndarray]:
+        """Current (N, 4) xyxy boxes of an image, or None before any
+        pseudo labels (then the dataset's own labels apply)."""
+        if self._labels is None:
+            return None
+        return self._labels.get(int(img_id), np.zeros((0, 4), np.float32))
+
+    @staticmethod
+    def coco_to_boxes(coco: dict):
+        """Per-image xyxy boxes and scores of a COCO dict."""
+        boxes: Dict[int, List] = {int(i['id']): [] for i in coco['images']}
+        scores: Dict[int, List] = {int(i['id']): [] for i in coco['images']}
+        for a in coco['annotations']:
+            x, y, w, h = a['bbox']
+            boxes.setdefault(int(a['image_id']), []).append(
+                [x, y, x + w, y + h])
+            scores.setdefault(int(a['image_id']),
+                              []).append(a.get('score', 1.0))
+        return ({k: np.asarray(v, np.float32).reshape(-1, 4)
+                 for k, v in boxes.items()},
+                {k: np.asarray(v, np.float32) for k, v in scores.items()})
+
+    # ------------------------------------------------------------- writing
+    def write(self,
+              epoch: int,
+              images: List[dict],
+              boxes: Dict[int, np.ndarray],
+              scores: Optional[Dict[int, np.ndarray]] = None,
+              synthesize=False,
+              categories: Optional[List[dict]] = None) -> str:
+        """Write the labels of ``epoch`` and make them current (atomic).
+
+        Args:
+            epoch (int): Epoch the labels are used for.
+            images (list[dict]): COCO ``images`` entries (id, file_name,
+                height, width) of all target images.
+            boxes (dict[int, np.ndarray]): (N, 4) xyxy boxes per image id.
+            scores (dict[int, np.ndarray], optional): Box scores.
+            synthesize (bool | str | tuple): Whether the training pipeline
+                should make synthetic-like images from these labels, or the
+                blur setting to make them with (``'weak'``, ``'strong'``,
+                ``(kernel, sigma)``).
+            categories (list[dict], optional): COCO categories.
+
+        Returns:
+            str: Path of the label file.
+        """
+        os.makedirs(self.root, exist_ok=True)
+        anns = []
+        for img in images:
+            b = np.asarray(boxes.get(img['id'], np.zeros((0, 4))),
+                           np.float64).reshape(-1, 4)
+            s = None if scores is None else np.asarray(
+                scores.get(img['id'], np.ones(len(b))), np.float64)
+            for k, (x1, y1, x2, y2) in enumerate(b):
+                ann = dict(
+                    id=len(anns) + 1,
+                    image_id=int(img['id']),
+                    category_id=1,
+                    bbox=[round(float(x1), 2), round(float(y1), 2),
+                          round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
+                    area=round(float((x2 - x1) * (y2 - y1)), 2),
+                    iscrowd=0)
+                if s is not None:
+                    ann['score'] = round(float(s[k]), 4)
+                anns.append(ann)
+        name = f'epoch_{int(epoch)}.json'
+        atomic_dump_json(
+            dict(images=images, annotations=anns,
+                 categories=categories or [dict(id=1, name='cell')]),
+            osp.join(self.root, name))
+        old = self.read_index()
+        atomic_dump_json(
+            dict(version=(old['version'] + 1) if old else 1, epoch=int(epoch),
+                 file=name,
+                 synthesize=list(synthesize) if isinstance(
+                     synthesize, tuple) else synthesize), self.index_path)
+        return osp.join(self.root, name)

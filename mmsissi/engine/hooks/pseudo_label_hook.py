@@ -1,0 +1,251 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+import copy
+import os.path as osp
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmdet.registry import DATASETS, HOOKS
+from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
+                           get_dist_info, is_main_process)
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+
+from mmsissi.datasets.label_store import LabelStore
+from mmsissi.models.wbf_tta import WBFTTAModel, sissi_tta_transforms
+
+__all__ = ['PseudoLabelHook']
+
+START_KEY = 'sissi/start_epoch'
+
+
+@HOOKS.register_module()
+class PseudoLabelHook(Hook):
+    """Relabel the target images with the detector before each epoch once
+    label correction has started (SISSI step 4).
+
+    Before each training epoch at or after the start, the model runs in
+    **inference mode** (``predict``, never loss-mode heads, which would
+    inject ground truth) over every target training image with the paper's
+    test-time augmentation (``scale_factors`` x ``flips``, 20 views by
+    default; each view really is resized), maps the views back to the image
+    and fuses them with Weighted Boxes Fusion (:class:`WBFTTAModel`). The
+    fused boxes above ``score_thr`` *replace* the image's labels: an image
+    may gain more boxes than it had weak boxes, and an image without weak
+    boxes can gain some.
+
+    The labels are written as a COCO json per epoch into a
+    :class:`LabelStore` in the work dir (atomic; the initial weak labels
+    are never touched) that the :class:`SISSITargetDataset` reads in every
+    worker. Under DDP the images are sharded across ranks, the predictions
+    gathered, rank 0 writes, all ranks wait, so every rank trains on the
+    same labels.
+
+    The start: ``start_epoch`` if given, else the epoch a start criterion
+    (ADELE, validation loss) published in the message hub under
+    ``'sissi/start_epoch'``. Epochs count completed training epochs: with
+    start ``k``, labels are made before the ``(k+1)``-th epoch (as logged)
+    and every epoch after.
+
+    Args:
+        start_epoch (int, optional): Fixed start. Defaults to None.
+        dataset_index (int): Index of the target set in the training
+            ``ConcatDataset``. Defaults to 0.
+        scale (tuple[int, int]): Base test scale (w, h) (the training
+            scale). Defaults to (512, 512).
+        scale_factors (Sequence[float]): TTA scales. Defaults to
+            (0.8, 0.9, 1.0, 1.1, 1.2).
+        flips (Sequence[str]): TTA flips. Defaults to
+            ('none', 'horizontal', 'vertical', 'diagonal').
+        views_per_batch (int): Views per forward pass. Defaults to 1.
+        iou_thr (float): WBF IoU threshold. Defaults to 0.5.
+        skip_box_thr (float): WBF drops view boxes below it. Defaults to
+            0.0.
+        conf_type (str): WBF score type. Defaults to 'avg'.
+        score_thr (float): Fused boxes below it are dropped. Defaults to
+            0.5.
+        max_per_img (int): Most labels per image. Defaults to 1000.
+        synthesize (bool | str | tuple): Make synthetic-like images
+            (:class:`SeamlessSynth`) from the pseudo labels: False (Plain),
+            ``'weak'`` (SISSI(W)), ``'strong'`` (SISSI(S)), a
+            ``(kernel, sigma)`` blur, or True (the transform's own blur).
+            Defaults to False.
+        num_workers (int): Dataloader workers of the relabelling pass.
+            Defaults to 0.
+        store_dir (str): Store folder, relative to the work dir. Defaults
+            to 'labels'.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 start_epoch: Optional[int] = None,
+                 dataset_index: int = 0,
+                 scale: Tuple[int, int] = (512, 512),
+                 scale_factors: Sequence[float] = (0.8, 0.9, 1.0, 1.1, 1.2),
+                 flips: Sequence[str] = ('none', 'horizontal', 'vertical',
+                                         'diagonal'),
+                 views_per_batch: int = 1,
+                 iou_thr: float = 0.5,
+                 skip_box_thr: float = 0.0,
+                 conf_type: str = 'avg',
+                 score_thr: float = 0.5,
+                 max_per_img: int = 1000,
+                 synthesize=False,
+                 num_workers: int = 0,
+                 store_dir: str = 'labels') -> None:
+        self.start_epoch = start_epoch
+        self.dataset_index = dataset_index
+        self.scale = tuple(scale)
+        self.scale_factors = tuple(scale_factors)
+        self.flips = tuple(flips)
+        self.views_per_batch = views_per_batch
+        self.tta_cfg = dict(iou_thr=iou_thr, skip_box_thr=skip_box_thr,
+                            conf_type=conf_type, score_thr=score_thr,
+                            max_per_img=max_per_img)
+        self.synthesize = synthesize
+        self.num_workers = num_workers
+        self.store_dir = store_dir
+        self.store: Optional[LabelStore] = None
+        self.last_predictions: Optional[Dict[int, dict]] = None
+
+    # ---------------------------------------------------------------- setup
+    def _target(self, runner):
+        ds = runner.train_dataloader.dataset
+        datasets = getattr(ds, 'datasets', [ds])
+        target = datasets[self.dataset_index]
+        if not hasattr(target, 'attach_label_store'):
+            raise TypeError(
+                f'PseudoLabelHook: training dataset {self.dataset_index} is '
+                f'a {type(target).__name__}; the target set must be a '
+                'SISSITargetDataset to receive pseudo labels')
+        return target
+
+    def before_run(self, runner) -> None:
+        """Attach the label store before any dataloader worker starts."""
+        self.store = self._target(runner).attach_label_store(
+            osp.join(runner.work_dir, self.store_dir))
+
+    def start(self, runner) -> Optional[int]:
+        """The start epoch in force (fixed, or published by a criterion)."""
+        if self.start_epoch is not None:
+            return int(self.start_epoch)
+        value = MessageHub.get_current_instance().get_info(START_KEY)
+        return None if value is None else int(value)
+
+    def active(self, runner) -> bool:
+        start = self.start(runner)
+        return start is not None and runner.epoch >= start
+
+    # ------------------------------------------------------------- the pass
+    def _tta_dataloader(self, runner, target):
+        cfg = copy.deepcopy(
+            runner.cfg.train_dataloader.dataset.datasets[self.dataset_index])
+        load = next((t for t in cfg['pipeline']
+                     if t['type'] in ('LoadImageFromFile', 'mmdet.'
+                                      'LoadImageFromFile')),
+                    dict(type='LoadImageFromFile'))
+        cfg.update(
+            type='CellCocoDataset',
+            test_mode=True,
+            pipeline=[
+                load,
+                sissi_tta_transforms(self.scale, self.scale_factors,
+                                     self.flips)
+            ])
+        cfg.pop('label_store', None)
+        dataset = DATASETS.build(cfg)
+        return runner.build_dataloader(
+            dict(batch_size=1,
+                 num_workers=self.num_workers,
+                 persistent_workers=False,
+                 sampler=dict(type='DefaultSampler', shuffle=False),
+                 dataset=dataset))
+
+    @torch.no_grad()
+    def predict_target(self, runner) -> Dict[int, dict]:
+        """Fused TTA predictions of every target image, gathered on all
+        ranks: ``{img_id: dict(bboxes, scores)}`` in image pixels."""
+        target = self._target(runner)
+        loader = self._tta_dataloader(runner, target)
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        tta = WBFTTAModel(
+            module=model,
+            tta_cfg=self.tta_cfg,
+            views_per_batch=self.views_per_batch)
+        was_training = model.training
+        model.eval()
+        rank, world = get_dist_info()
+        local = {}
+        bar = ProgressBar(len(loader)) if rank == 0 else None
+        try:
+            for data in loader:
+                for ds in tta.test_step(data):
+                    pred = ds.pred_instances
+                    local[int(ds.img_id)] = dict(
+                        bboxes=pred.bboxes.cpu().numpy().astype(np.float32),
+                        scores=pred.scores.cpu().numpy().astype(np.float32))
+                if bar is not None:
+                    bar.update()
+        finally:
+            model.train(was_training)
+        if bar is not None:
+            print(flush=True)
+        if world > 1:
+            merged = {}
+            for part in all_gather_object(local):
+                merged.update(part)
+            local = merged
+        return local
+
+    def before_train_epoch(self, runner) -> None:
+        """Relabel the target set if correction is active."""
+        if not self.active(runner):
+            return
+        t0 = time.time()
+        target = self._target(runner)
+        images = target.coco_images()
+        before = self._count_current(target)
+        preds = self.predict_target(runner)
+        self.last_predictions = preds
+        missing = [i['id'] for i in images if i['id'] not in preds]
+        if missing:
+            raise RuntimeError(
+                f'PseudoLabelHook: no prediction for {len(missing)} target '
+                f'image(s) (ids {missing[:5]}) after gathering')
+        boxes = {k: v['bboxes'] for k, v in preds.items()}
+        scores = {k: v['scores'] for k, v in preds.items()}
+        path = [None]
+        if is_main_process():
+            path[0] = self.store.write(
+                epoch=runner.epoch + 1,
+                images=images,
+                boxes=boxes,
+                scores=scores,
+                synthesize=self.synthesize)
+        barrier()
+        broadcast_object_list(path)
+        self.store.refresh()
+        n_after = sum(len(b) for b in boxes.values())
+        all_scores = np.concatenate([s for s in scores.values()] +
+                                    [np.zeros(0, np.float32)])
+        runner.logger.info(
+            f'PseudoLabelHook: epoch {runner.epoch + 1} labels: '
+            f'{before} -> {n_after} boxes on {len(images)} target images, '
+            f'mean score {all_scores.mean() if all_scores.size else 0:.3f}, '
+            f'{time.time() - t0:.1f} s -> {path[0]}')
+        runner.message_hub.update_info('sissi/num_pseudo_boxes', n_after)
+
+    def _count_current(self, target) -> int:
+        store = self.store
+        store.refresh()
+        if store.active:
+            return sum(len(store.boxes(i['id'])) for i in
+                       target.coco_images())
+        return sum(
+            len(target.get_data_info(i)['instances'])
+            for i in range(len(target)))

@@ -1,0 +1,72 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""Tiny CPU-sized configs for real Runner runs in tests."""
+from mmengine.config import Config
+
+DEMO_CONFIG = 'configs/demo/baseline_r18_256_cpu.py'
+SCALE = (128, 128)
+
+
+def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
+             deterministic_pipeline=False, hooks=()):
+    """The demo config shrunk to a few seconds per epoch.
+
+    Args:
+        work_dir (str): Work dir.
+        weak_ann (str): Initial target labels (COCO json).
+        epochs (int): Epochs.
+        config (str): Config to shrink.
+        workers (int): Train dataloader workers (persistent if > 0).
+        deterministic_pipeline (bool): Train without random augmentation
+            and pack ``sissi_synth``, so tests can compare the labels that
+            reach the model with the label files.
+        hooks (Sequence[dict]): Extra custom hooks.
+    """
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(work_dir)
+    cfg.launcher = 'none'
+    cfg.load_from = None
+    cfg.model.backbone.init_cfg = None
+    cfg.model.train_cfg.rpn_proposal.max_per_img = 100
+    cfg.model.train_cfg.rcnn.sampler.num = 64
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1,
+                                        max_keep_ckpts=3)
+    cfg.default_hooks.visualization = dict(type='DetVisualizationHook')
+    tl = cfg.train_dataloader
+    tl.num_workers = workers
+    tl.persistent_workers = workers > 0
+    tl.dataset.datasets[0].ann_file = str(weak_ann)
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        dl.num_workers = 0
+        dl.persistent_workers = False
+    for pipe in [d.pipeline for d in tl.dataset.datasets] + [
+            cfg.val_dataloader.dataset.pipeline,
+            cfg.test_dataloader.dataset.pipeline
+    ]:
+        for t in pipe:
+            if t['type'] == 'Resize':
+                t['scale'] = SCALE
+    if deterministic_pipeline:
+        pipe = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='Resize', scale=SCALE, keep_ratio=True),
+            dict(type='SeamlessSynth', blur='weak'),
+            dict(type='PackDetInputs',
+                 meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                            'scale_factor', 'flip', 'flip_direction',
+                            'sissi_synth')),
+        ]
+        for d in tl.dataset.datasets:
+            d.pipeline = pipe
+    hooks = [dict(h) for h in hooks]
+    for h in hooks:
+        if h['type'] == 'PseudoLabelHook':
+            h.setdefault('scale', SCALE)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + hooks
+    for h in cfg.custom_hooks:
+        if h['type'] == 'PseudoLabelHook':
+            h['scale'] = SCALE
+    return cfg
