@@ -20,7 +20,7 @@ from mmdet.registry import RUNNERS
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
-from mmsissi.utils.runtime import use_cpu_dist_backend  # noqa: E402
+from mmsissi.utils import apply_cpu_scale, use_cpu_dist_backend  # noqa: E402
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -56,6 +56,11 @@ def parse_args():
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
     parser.add_argument(
+        '--cpu-scale',
+        action='store_true',
+        help='run the config at CPU demo scale on the shipped demo subset '
+        '(ResNet-18, 256x256, random init; see mmsissi/utils/cpu_scale.py)')
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
@@ -81,6 +86,8 @@ def main():
     # load config
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if args.cpu_scale:
+        cfg = apply_cpu_scale(cfg)
     use_cpu_dist_backend(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -1,14 +1,11 @@
 # Table 1, "SISSI(W)": the Baseline + label correction (20-view TTA + WBF
-# pseudo labels every epoch) + synthetic-like images with a weak blur.
-# Correction starts at a fixed epoch here; the validation-loss criterion
-# (best source validation loss) replaces it when it lands.
+# pseudo labels every epoch) + synthetic-like images with a weak blur,
+# starting once the source validation loss stops improving.
 _base_ = './baseline.py'
 
 custom_hooks = [
-    dict(
-        type='PseudoLabelHook',
-        start_epoch=10,
-        scale=(512, 512),
-        score_thr=0.5,
-        synthesize='weak'),
+    dict(type='ValLossStartHook', patience=3, max_start_epoch=30,
+         dataloader={{_base_.source_val_dataloader}}),
+    dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
+         synthesize='weak'),
 ]

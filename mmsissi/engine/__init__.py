@@ -1,4 +1,7 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-from .hooks import PseudoLabelHook
+from .hooks import (ADELEHook, PseudoLabelHook, StartCriterionHook,
+                    ValLossStartHook)
 
-__all__ = ['PseudoLabelHook']
+__all__ = [
+    'ADELEHook', 'PseudoLabelHook', 'StartCriterionHook', 'ValLossStartHook'
+]

@@ -37,3 +37,20 @@ class LabelRecorderHook(Hook):
         path = osp.join(runner.work_dir, f'seen_rank{get_rank()}.json')
         with open(path, 'w') as f:
             json.dump(self.seen, f)
+
+
+from mmsissi.engine.hooks import ADELEHook  # noqa: E402
+
+
+@HOOKS.register_module()
+class ScriptedADELEHook(ADELEHook):
+    """ADELE with a scripted AP50 per epoch instead of a model pass, so
+    resume tests are deterministic (the fit, decision, MessageHub state,
+    checkpointing and plotting are the real ones)."""
+
+    def __init__(self, values, **kwargs):
+        super().__init__(**kwargs)
+        self.values = list(values)
+
+    def measure(self, runner):
+        return float(self.values[runner.epoch])

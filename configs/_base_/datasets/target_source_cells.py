@@ -102,3 +102,27 @@ val_evaluator = dict(
     readers=dict(manual=sissi_root + 'target_test_manual.json'),
     max_dets=1000)
 test_evaluator = val_evaluator
+
+# Source validation images with their boxes: the validation-loss start
+# criterion (ValLossStartHook) computes the detector's loss on them.
+source_val_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+source_val_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=source_root,
+        ann_file='../sissi/source_val.json',
+        data_prefix=dict(img=''),
+        metainfo=metainfo,
+        category_map=dict(nucleus='cell'),
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=source_val_pipeline,
+        backend_args=backend_args))

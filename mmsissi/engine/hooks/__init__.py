@@ -1,4 +1,9 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+from .adele_hook import ADELEHook
 from .pseudo_label_hook import PseudoLabelHook
+from .start_criterion import StartCriterionHook
+from .val_loss_start_hook import ValLossStartHook
 
-__all__ = ['PseudoLabelHook']
+__all__ = [
+    'ADELEHook', 'PseudoLabelHook', 'StartCriterionHook', 'ValLossStartHook'
+]

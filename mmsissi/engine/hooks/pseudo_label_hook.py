@@ -1,25 +1,22 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-import copy
 import os.path as osp
 import time
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmdet.registry import DATASETS, HOOKS
+from mmdet.registry import HOOKS
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            get_dist_info, is_main_process)
 from mmengine.hooks import Hook
-from mmengine.logging import MessageHub
-from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore
 from mmsissi.models.wbf_tta import WBFTTAModel, sissi_tta_transforms
+from .utils import (build_target_loader, get_start_epoch, target_dataset,
+                    unwrap_model)
 
 __all__ = ['PseudoLabelHook']
-
-START_KEY = 'sissi/start_epoch'
 
 
 @HOOKS.register_module()
@@ -114,15 +111,7 @@ class PseudoLabelHook(Hook):
 
     # ---------------------------------------------------------------- setup
     def _target(self, runner):
-        ds = runner.train_dataloader.dataset
-        datasets = getattr(ds, 'datasets', [ds])
-        target = datasets[self.dataset_index]
-        if not hasattr(target, 'attach_label_store'):
-            raise TypeError(
-                f'PseudoLabelHook: training dataset {self.dataset_index} is '
-                f'a {type(target).__name__}; the target set must be a '
-                'SISSITargetDataset to receive pseudo labels')
-        return target
+        return target_dataset(runner, self.dataset_index, requires_store=True)
 
     def before_run(self, runner) -> None:
         """Attach the label store before any dataloader worker starts."""
@@ -133,46 +122,21 @@ class PseudoLabelHook(Hook):
         """The start epoch in force (fixed, or published by a criterion)."""
         if self.start_epoch is not None:
             return int(self.start_epoch)
-        value = MessageHub.get_current_instance().get_info(START_KEY)
-        return None if value is None else int(value)
+        return get_start_epoch(runner)
 
     def active(self, runner) -> bool:
         start = self.start(runner)
         return start is not None and runner.epoch >= start
 
-    # ------------------------------------------------------------- the pass
-    def _tta_dataloader(self, runner, target):
-        cfg = copy.deepcopy(
-            runner.cfg.train_dataloader.dataset.datasets[self.dataset_index])
-        load = next((t for t in cfg['pipeline']
-                     if t['type'] in ('LoadImageFromFile', 'mmdet.'
-                                      'LoadImageFromFile')),
-                    dict(type='LoadImageFromFile'))
-        cfg.update(
-            type='CellCocoDataset',
-            test_mode=True,
-            pipeline=[
-                load,
-                sissi_tta_transforms(self.scale, self.scale_factors,
-                                     self.flips)
-            ])
-        cfg.pop('label_store', None)
-        dataset = DATASETS.build(cfg)
-        return runner.build_dataloader(
-            dict(batch_size=1,
-                 num_workers=self.num_workers,
-                 persistent_workers=False,
-                 sampler=dict(type='DefaultSampler', shuffle=False),
-                 dataset=dataset))
-
     @torch.no_grad()
     def predict_target(self, runner) -> Dict[int, dict]:
         """Fused TTA predictions of every target image, gathered on all
         ranks: ``{img_id: dict(bboxes, scores)}`` in image pixels."""
-        target = self._target(runner)
-        loader = self._tta_dataloader(runner, target)
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        loader = build_target_loader(
+            runner, self.dataset_index,
+            [sissi_tta_transforms(self.scale, self.scale_factors, self.flips)],
+            num_workers=self.num_workers)
+        model = unwrap_model(runner)
         tta = WBFTTAModel(
             module=model,
             tta_cfg=self.tta_cfg,

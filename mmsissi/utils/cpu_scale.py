@@ -1,0 +1,132 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""Shrink any mmsissi config to CPU demo scale.
+
+``tools/train.py CONFIG --cpu-scale`` (and ``tools/test.py``,
+``benchmarks/table1.py``) apply this, so every row of Table 1 runs on a
+laptop or in CI on the shipped demo subset: ResNet-18 FPN instead of
+ResNet-50, a small input, random init (no downloads), 2 target + 2 source
+images per batch, the demo data paths. The experiment's own parts (start
+criterion, pseudo labels, synthesis) are kept as they are.
+"""
+import copy
+import os.path as osp
+from typing import Optional, Tuple
+
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['apply_cpu_scale', 'DEMO_ROOT']
+
+DEMO_ROOT = 'demo/data'
+
+
+def _pipelines(cfg):
+    dls = [cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader]
+    for h in cfg.get('custom_hooks', []):
+        if 'dataloader' in h:
+            dls.append(h['dataloader'])
+    for dl in dls:
+        ds = dl['dataset']
+        for d in ds.get('datasets', [ds]):
+            yield d['pipeline']
+
+
+def _resize(pipeline, scale):
+    for t in pipeline:
+        if str(t['type']).endswith('Resize') and 'scale' in t:
+            t['scale'] = tuple(scale)
+        for key in ('transforms', ):
+            for sub in t.get(key, []) or []:
+                if isinstance(sub, (list, tuple)):
+                    _resize(sub, scale)
+                elif isinstance(sub, dict):
+                    _resize([sub], scale)
+
+
+def apply_cpu_scale(cfg: Config,
+                    demo_root: str = DEMO_ROOT,
+                    scale: Tuple[int, int] = (256, 256),
+                    weak_ann: Optional[str] = None,
+                    batch_per_source: int = 2,
+                    max_epochs: Optional[int] = None,
+                    workers: int = 1) -> Config:
+    """Return a copy of ``cfg`` at CPU demo scale.
+
+    Args:
+        cfg (Config): A config of ``configs/sissi``.
+        demo_root (str): The demo subset. Defaults to ``demo/data``.
+        scale (tuple[int, int]): Input scale. Defaults to (256, 256).
+        weak_ann (str, optional): Initial target labels. Defaults to the
+            shipped ``{demo_root}/target/train_weak.json``.
+        batch_per_source (int): Images per source per batch. Defaults to 2.
+        max_epochs (int, optional): Epochs; None keeps the config's.
+        workers (int): Dataloader workers (persistent if > 0).
+
+    Returns:
+        Config: The shrunk config.
+    """
+    cfg = copy.deepcopy(cfg)
+    t_root = osp.join(demo_root, 'target')
+    s_root = osp.join(demo_root, 'source')
+    weak_ann = weak_ann or osp.join(t_root, 'train_weak.json')
+    model = cfg.model
+    if model.get('backbone', {}).get('type') == 'ResNet':
+        model.backbone.depth = 18
+        model.backbone.init_cfg = None
+        if 'neck' in model and 'in_channels' in model.neck:
+            model.neck.in_channels = [64, 128, 256, 512]
+    else:
+        model.backbone.init_cfg = None
+    tr = model.get('train_cfg', {})
+    if 'rpn_proposal' in tr:
+        tr.rpn_proposal.max_per_img = 300
+    if 'rcnn' in tr and 'sampler' in tr.rcnn:
+        tr.rcnn.sampler.num = 128
+    cfg.load_from = None
+
+    batch = 2 * batch_per_source
+    tl = cfg.train_dataloader
+    tl.batch_size = batch
+    tl.num_workers = workers
+    tl.persistent_workers = workers > 0
+    if 'batch_size' in tl.get('sampler', {}):
+        tl.sampler.batch_size = batch
+    target, source = tl.dataset.datasets
+    target.update(data_root=None, ann_file=weak_ann,
+                  data_prefix=dict(img=t_root + '/'))
+    source.update(data_root=None,
+                  ann_file=osp.join(s_root, 'annotations_bbox.json'),
+                  data_prefix=dict(img=s_root + '/'))
+    test_ann = osp.join(t_root, 'test_manual.json')
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        dl.num_workers = workers
+        dl.persistent_workers = workers > 0
+        dl.dataset.update(data_root=None, ann_file=test_ann,
+                          data_prefix=dict(img=t_root + '/'))
+    for ev in (cfg.val_evaluator, cfg.test_evaluator):
+        if ev.get('type') == 'PerReaderCocoMetric':
+            ev.readers = dict(manual=test_ann)
+    for h in cfg.get('custom_hooks', []):
+        if 'scale' in h:
+            h['scale'] = tuple(scale)
+        if 'dataloader' in h:  # source "validation" = the demo source set
+            h['dataloader']['num_workers'] = 0
+            h['dataloader']['persistent_workers'] = False
+            h['dataloader']['dataset'].update(
+                data_root=None,
+                ann_file=osp.join(s_root, 'annotations_bbox.json'),
+                data_prefix=dict(img=s_root + '/'))
+    for pipe in _pipelines(cfg):
+        _resize(pipe, scale)
+    if max_epochs is not None:
+        cfg.train_cfg.max_epochs = max_epochs
+        cfg.train_cfg.val_interval = max_epochs
+    # random init needs a higher lr and a short warm-up to move in minutes
+    cfg.optim_wrapper.optimizer.lr = 0.01
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+             end=20)
+    ]
+    cfg.default_hooks.logger.interval = 5
+    cfg.log_processor = ConfigDict(type='LogProcessor', window_size=5,
+                                   by_epoch=True)
+    return cfg

@@ -1,0 +1,182 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""ADELE: curve fitting finds known knees, survives flat/noisy curves,
+measures in inference mode, and its start epoch survives --resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import Runner
+
+import tests.helpers.recorder  # noqa: F401
+from mmsissi.engine.hooks.adele_hook import (adele_start_epoch,
+                                             curve_derivative, curve_func,
+                                             fit_curve)
+from tests.helpers.tiny import tiny_cfg
+
+PARAMS = [(0.8, 1.0, 3.0), (0.6, 0.7, 2.0), (0.9, 1.0, 6.0), (0.5, 0.5, 1.5)]
+
+
+def _rel_change(params, t):
+    d1 = abs(curve_derivative(1.0, *params))
+    return abs(abs(curve_derivative(t, *params)) - d1) / d1
+
+
+def _sequential_start(values, threshold=0.9, horizon=40, min_points=3):
+    """Epoch at which the hook's rule fires when fed values one by one."""
+    for epoch in range(min_points, len(values) + 1):
+        t = np.arange(1, epoch + 1, dtype=float)
+        params = fit_curve(t, values[:epoch])
+        knee = adele_start_epoch(params, horizon, threshold)
+        if knee is not None and epoch >= knee:
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize('params', PARAMS)
+def test_fit_recovers_known_knee(params):
+    t = np.arange(1, 41, dtype=float)
+    y = curve_func(t, *params)
+    knee = adele_start_epoch(params, 40)
+    # the knee is where the relative change first passes 0.9
+    assert _rel_change(params, knee) >= 0.9
+    assert knee == 1 or _rel_change(params, knee - 1) < 0.9
+    fitted = fit_curve(t, y)
+    np.testing.assert_allclose(curve_func(t, *fitted), y, atol=1e-3)
+    assert abs(adele_start_epoch(fitted, 40) - knee) <= 1
+    # fed epoch by epoch, as in training, it fires within one epoch
+    start = _sequential_start(y)
+    assert start is not None and abs(start - max(knee, 3)) <= 1
+
+
+def test_noisy_curve_near_knee():
+    rng = np.random.default_rng(0)
+    params = (0.7, 0.9, 3.0)
+    t = np.arange(1, 31, dtype=float)
+    y = curve_func(t, *params) + rng.normal(0, 0.01, len(t))
+    knee = adele_start_epoch(params, 30)
+    start = _sequential_start(y, horizon=30)
+    assert start is not None and abs(start - knee) <= 2
+
+
+@pytest.mark.parametrize('values', [
+    np.zeros(10),  # flat at zero (untrained detector)
+    np.full(10, 0.3),  # flat
+    np.array([0.1, 0.5, 0.05, 0.6, 0.0, 0.7, 0.02, 0.4]),  # noise
+    np.array([0.0, 0.0, 0.9]),  # jump
+])
+def test_flat_or_noisy_curves_do_not_crash(values):
+    t = np.arange(1, len(values) + 1, dtype=float)
+    try:
+        params = fit_curve(t, values)
+    except RuntimeError:
+        return  # a failed fit is a logged decision in the hook
+    adele_start_epoch(params, 40)  # returns an epoch or None, never raises
+
+
+def test_measure_uses_inference_mode(tmp_path, demo_data):
+    """An untrained detector scores ~0 AP50: loss-mode RoI heads would have
+    injected the ground truth as proposals and scored high."""
+    ann = demo_data / 'target' / 'train_manual.json'
+    cfg = tiny_cfg(tmp_path, ann, epochs=1,
+                   hooks=[dict(type='ADELEHook', scale=(128, 128))])
+    runner = Runner.from_cfg(cfg)
+    runner.call_hook('before_run')
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'ADELEHook')
+    torch.manual_seed(0)
+    runner.model.train()
+    ap50 = hook.measure(runner)
+    assert runner.model.training  # restored
+    assert 0.0 <= ap50 < 0.05
+
+
+def _values(n):
+    return [float(v) for v in curve_func(np.arange(1, n + 1), 0.8, 1.0, 1.0)]
+
+
+def _hooks(n):
+    return [
+        dict(type='ScriptedADELEHook', values=_values(n), scale=(128, 128)),
+        dict(type='PseudoLabelHook', score_thr=0.0, scale_factors=(1.0, ),
+             flips=('none', 'horizontal')),
+    ]
+
+
+def _cfg_file(work, ann, n):
+    cfg = tiny_cfg(work, ann, epochs=n, hooks=_hooks(n))
+    cfg.custom_imports = dict(imports=['mmsissi', 'tests.helpers.recorder'],
+                              allow_failed_imports=False)
+    path = work / 'cfg.py'
+    cfg.dump(str(path))
+    return str(path)
+
+
+def _start_from_log(text):
+    import re
+    m = re.findall(r'label correction starts after epoch (\d+)', text)
+    return [int(x) for x in m]
+
+
+def test_start_epoch_survives_resume(tmp_path, demo_data):
+    ann = demo_data / 'target' / 'train_manual.json'
+    n = 5
+    knee = adele_start_epoch((0.8, 1.0, 1.0), n)
+    assert 3 <= knee <= 4  # fires inside the run, after the kill below
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), PYTHONUNBUFFERED='1')
+
+    # uninterrupted
+    a = tmp_path / 'a'
+    a.mkdir()
+    r = subprocess.run([sys.executable, 'tools/train.py', _cfg_file(a, ann, n)],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _start_from_log(r.stdout + r.stderr) == [knee]
+
+    # killed after epoch 2 (SIGKILL, no clean-up), then resumed
+    b = tmp_path / 'b'
+    b.mkdir()
+    cfg_b = _cfg_file(b, ann, n)
+    log = open(b / 'first.log', 'w')
+    p = subprocess.Popen([sys.executable, 'tools/train.py', cfg_b],
+                         stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 600
+    last = b / 'last_checkpoint'
+    while time.time() < deadline and not (
+            last.exists() and last.read_text().strip().endswith(
+                'epoch_2.pth')):
+        assert p.poll() is None, open(b / 'first.log').read()[-3000:]
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not (b / 'epoch_3.pth').exists()
+    r = subprocess.run([sys.executable, 'tools/train.py', cfg_b, '--resume'],
+                       capture_output=True, text=True, env=env, timeout=900)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert 'resumed epoch: 2' in out, [
+        ln for ln in out.splitlines() if 'resum' in ln.lower()]
+    assert _start_from_log(out) == [knee]
+
+    def state(work):
+        ck = torch.load(work / f'epoch_{n}.pth', map_location='cpu',
+                        weights_only=False)
+        return ck['message_hub']['runtime_info']
+
+    sa, sb = state(a), state(b)
+    assert sa['sissi/start_epoch'] == sb['sissi/start_epoch'] == knee
+    np.testing.assert_allclose(sa['sissi/adele_ap50'], sb['sissi/adele_ap50'])
+    np.testing.assert_allclose(sa['sissi/adele_fit'], sb['sissi/adele_fit'])
+    for work in (a, b):
+        idx = json.load(open(work / 'labels' / 'index.json'))
+        assert idx['epoch'] == n  # relabelled every epoch after the start
+        assert sorted(os.listdir(work / 'labels')) == sorted(
+            [f'epoch_{e}.json' for e in range(knee + 1, n + 1)] +
+            ['index.json'])
+        assert (work / 'adele_curve.png').stat().st_size > 1000
+        rows = open(work / 'adele_curve.csv').read().splitlines()
+        assert rows[0] == 'epoch,ap50,fit' and len(rows) == knee + 1
