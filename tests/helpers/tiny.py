@@ -2,13 +2,15 @@
 """Tiny CPU-sized configs for real Runner runs in tests."""
 from mmengine.config import Config
 
+from mmsissi.utils import apply_cpu_scale
+
 DEMO_CONFIG = 'configs/demo/baseline_r18_256_cpu.py'
 SCALE = (128, 128)
 
 
 def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
              deterministic_pipeline=False, hooks=()):
-    """The demo config shrunk to a few seconds per epoch.
+    """A config shrunk by :func:`apply_cpu_scale` to seconds per epoch.
 
     Args:
         work_dir (str): Work dir.
@@ -21,33 +23,22 @@ def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
             reach the model with the label files.
         hooks (Sequence[dict]): Extra custom hooks.
     """
-    cfg = Config.fromfile(config)
+    cfg = apply_cpu_scale(Config.fromfile(config), scale=SCALE,
+                          weak_ann=str(weak_ann), max_epochs=epochs,
+                          workers=0)
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
-    cfg.load_from = None
-    cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg.rpn_proposal.max_per_img = 100
     cfg.model.train_cfg.rcnn.sampler.num = 64
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1,
                                         max_keep_ckpts=3)
-    cfg.default_hooks.visualization = dict(type='DetVisualizationHook')
     tl = cfg.train_dataloader
     tl.num_workers = workers
     tl.persistent_workers = workers > 0
-    tl.dataset.datasets[0].ann_file = str(weak_ann)
     for dl in (cfg.val_dataloader, cfg.test_dataloader):
         dl.num_workers = 0
         dl.persistent_workers = False
-    for pipe in [d.pipeline for d in tl.dataset.datasets] + [
-            cfg.val_dataloader.dataset.pipeline,
-            cfg.test_dataloader.dataset.pipeline
-    ]:
-        for t in pipe:
-            if t['type'] == 'Resize':
-                t['scale'] = SCALE
     if deterministic_pipeline:
         pipe = [
             dict(type='LoadImageFromFile'),
@@ -63,10 +54,7 @@ def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
             d.pipeline = pipe
     hooks = [dict(h) for h in hooks]
     for h in hooks:
-        if h['type'] == 'PseudoLabelHook':
+        if h['type'] in ('PseudoLabelHook', 'ADELEHook'):
             h.setdefault('scale', SCALE)
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + hooks
-    for h in cfg.custom_hooks:
-        if h['type'] == 'PseudoLabelHook':
-            h['scale'] = SCALE
     return cfg
