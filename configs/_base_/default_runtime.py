@@ -7,7 +7,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # a NaN/inf loss stops training with a clear error (last ckpt intact)
+    check_loss=dict(type='InvalidLossHook', interval=1))
 
 env_cfg = dict(
     cudnn_benchmark=False,

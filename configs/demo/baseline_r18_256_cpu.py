@@ -25,7 +25,7 @@ load_from = None  # the COCO R50 checkpoint does not fit ResNet-18
 
 _pipe_scale = dict(type='Resize', scale=img_scale, keep_ratio=True)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCellImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     _pipe_scale,
     # SISSI synthetic-like images: a no-op until label correction starts
@@ -43,7 +43,7 @@ train_pipeline = [
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCellImageFromFile'),
     _pipe_scale,
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',

@@ -3,11 +3,12 @@ from .cell_coco import CellCocoDataset
 from .label_store import LabelStore
 from .samplers import BalancedMultiSourceSampler
 from .sissi_target import SISSITargetDataset
-from .transforms import (RandomChannelShuffle, RandomGaussianBlur,
-                         SeamlessSynth)
+from .transforms import (LoadCellImageFromFile, RandomChannelShuffle,
+                         RandomGaussianBlur, SeamlessSynth)
 
 __all__ = [
     'CellCocoDataset', 'SISSITargetDataset', 'LabelStore',
-    'BalancedMultiSourceSampler', 'RandomChannelShuffle',
+    'BalancedMultiSourceSampler', 'LoadCellImageFromFile',
+    'RandomChannelShuffle',
     'RandomGaussianBlur', 'SeamlessSynth'
 ]

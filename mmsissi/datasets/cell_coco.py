@@ -109,6 +109,10 @@ class CellCocoDataset(CocoDataset):
         if len(set(total_ann_ids)) != len(total_ann_ids):
             raise ValueError(
                 f'{self.ann_file}: annotation ids are not unique')
+        if not data_list:
+            raise ValueError(
+                f'{self.ann_file}: the annotation file lists no images '
+                '(an empty target or source set cannot be trained on)')
         if missing:
             shown = ', '.join(missing[:5])
             more = f' and {len(missing) - 5} more' if len(missing) > 5 else ''

@@ -1,7 +1,8 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-from .hooks import (ADELEHook, PseudoLabelHook, StartCriterionHook,
-                    ValLossStartHook)
+from .hooks import (ADELEHook, InvalidLossHook, PseudoLabelHook,
+                    StartCriterionHook, ValLossStartHook)
 
 __all__ = [
-    'ADELEHook', 'PseudoLabelHook', 'StartCriterionHook', 'ValLossStartHook'
+    'ADELEHook', 'InvalidLossHook', 'PseudoLabelHook', 'StartCriterionHook',
+    'ValLossStartHook'
 ]

@@ -28,8 +28,12 @@ def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
                           workers=0)
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
-    cfg.model.train_cfg.rpn_proposal.max_per_img = 100
-    cfg.model.train_cfg.rcnn.sampler.num = 64
+    # two-stage (Faster R-CNN) keys only: one-stage detectors have none
+    tr = cfg.model.get('train_cfg') or {}
+    if 'rpn_proposal' in tr:
+        tr.rpn_proposal.max_per_img = 100
+    if 'sampler' in tr.get('rcnn', {}):
+        tr.rcnn.sampler.num = 64
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1,
                                         max_keep_ckpts=3)
@@ -41,7 +45,7 @@ def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
         dl.persistent_workers = False
     if deterministic_pipeline:
         pipe = [
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadCellImageFromFile'),
             dict(type='LoadAnnotations', with_bbox=True),
             dict(type='Resize', scale=SCALE, keep_ratio=True),
             dict(type='SeamlessSynth', blur='weak'),

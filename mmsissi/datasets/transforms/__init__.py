@@ -1,6 +1,10 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .channel_shuffle import RandomChannelShuffle
 from .gaussian_blur import RandomGaussianBlur
+from .loading import LoadCellImageFromFile
 from .seamless_synth import SeamlessSynth
 
-__all__ = ['RandomChannelShuffle', 'RandomGaussianBlur', 'SeamlessSynth']
+__all__ = [
+    'LoadCellImageFromFile', 'RandomChannelShuffle', 'RandomGaussianBlur',
+    'SeamlessSynth'
+]

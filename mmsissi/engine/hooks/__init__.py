@@ -1,9 +1,11 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .adele_hook import ADELEHook
+from .invalid_loss_hook import InvalidLossHook
 from .pseudo_label_hook import PseudoLabelHook
 from .start_criterion import StartCriterionHook
 from .val_loss_start_hook import ValLossStartHook
 
 __all__ = [
-    'ADELEHook', 'PseudoLabelHook', 'StartCriterionHook', 'ValLossStartHook'
+    'ADELEHook', 'InvalidLossHook', 'PseudoLabelHook', 'StartCriterionHook',
+    'ValLossStartHook'
 ]

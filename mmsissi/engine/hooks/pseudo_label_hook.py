@@ -1,4 +1,5 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+import hashlib
 import os.path as osp
 import time
 from typing import Dict, Optional, Sequence, Tuple
@@ -194,6 +195,7 @@ class PseudoLabelHook(Hook):
         barrier()
         broadcast_object_list(path)
         self.store.refresh()
+        self._check_ranks_agree(runner, path[0])
         n_after = sum(len(b) for b in boxes.values())
         all_scores = np.concatenate([s for s in scores.values()] +
                                     [np.zeros(0, np.float32)])
@@ -203,6 +205,21 @@ class PseudoLabelHook(Hook):
             f'mean score {all_scores.mean() if all_scores.size else 0:.3f}, '
             f'{time.time() - t0:.1f} s -> {path[0]}')
         runner.message_hub.update_info('sissi/num_pseudo_boxes', n_after)
+
+    def _check_ranks_agree(self, runner, path: str) -> None:
+        """Every rank must train on the same label file and version."""
+        if get_dist_info()[1] == 1:
+            return
+        with open(path, 'rb') as f:
+            digest = hashlib.md5(f.read()).hexdigest()
+        mine = (self.store.version, digest, self.start(runner))
+        views = all_gather_object(mine)
+        if any(v != views[0] for v in views):
+            raise RuntimeError(
+                'PseudoLabelHook: ranks disagree on the pseudo labels of '
+                f'epoch {runner.epoch + 1} (version, md5, start) per rank: '
+                f'{views}. Check that all ranks share the work dir '
+                f'{runner.work_dir} (same filesystem) and the same config.')
 
     def _count_current(self, target) -> int:
         store = self.store

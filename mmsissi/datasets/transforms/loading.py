@@ -1,0 +1,79 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from typing import Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+from mmdet.registry import TRANSFORMS
+
+from mmsissi.weak_labels.io import _read_raw, to_gray_float
+
+__all__ = ['LoadCellImageFromFile']
+
+
+@TRANSFORMS.register_module()
+class LoadCellImageFromFile(LoadImageFromFile):
+    """Load a microscopy image of any common kind as uint8 BGR.
+
+    ``LoadImageFromFile`` decodes with ``cv2.IMREAD_COLOR``, which turns a
+    12/16-bit image into an almost black 8-bit one (it keeps the high
+    byte) and fails on TIFFs OpenCV cannot decode. This loader reads 8- and
+    16-bit (and float) images, grayscale, RGB and RGBA, PNG/TIFF/JPEG
+    (:mod:`tifffile` fallback), and returns HxWx3 uint8 BGR:
+
+    - 8-bit images are kept as they are (grayscale replicated to three
+      channels, alpha dropped);
+    - other bit depths are contrast-stretched to 8 bits between the
+      ``percentiles`` of the image (0.1-99.9 %, the way the shared target
+      images were made from their 16-bit originals), as grayscale.
+
+    A missing, empty, corrupt or truncated file raises
+    :class:`mmsissi.weak_labels.io.ImageReadError` naming the file.
+
+    Args:
+        percentiles (tuple[float, float]): Stretch for non-8-bit images.
+            Defaults to (0.1, 99.9).
+        to_float32 (bool): Convert to float32. Defaults to False.
+    """
+
+    def __init__(self,
+                 percentiles: Tuple[float, float] = (0.1, 99.9),
+                 to_float32: bool = False,
+                 **kwargs) -> None:
+        super().__init__(to_float32=to_float32, **kwargs)
+        self.percentiles = tuple(percentiles)
+
+    @staticmethod
+    def to_bgr8(img: np.ndarray, percentiles=(0.1, 99.9)) -> np.ndarray:
+        """Convert a decoded image to HxWx3 uint8 BGR."""
+        if img.dtype != np.uint8:
+            gray = to_gray_float(img, percentiles)
+            img = np.clip(gray * 255 + 0.5, 0, 255).astype(np.uint8)
+        if img.ndim == 2:
+            return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        if img.shape[2] == 1:
+            return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2BGR)
+        if img.shape[2] == 4:
+            return np.ascontiguousarray(img[..., :3])
+        return img
+
+    def transform(self, results: dict) -> dict:
+        """Load ``results['img_path']``.
+
+        Args:
+            results (dict): Needs ``img_path``.
+
+        Returns:
+            dict: With ``img``, ``img_shape`` and ``ori_shape``.
+        """
+        img = self.to_bgr8(_read_raw(results['img_path']), self.percentiles)
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(percentiles={self.percentiles}, '
+                f'to_float32={self.to_float32})')
