@@ -11,6 +11,10 @@ from .version import __version__
 
 register_trusted_checkpoint_loaders()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
+               visualization)
 
-__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']
+__all__ = [
+    '__version__', 'datasets', 'engine', 'evaluation', 'models',
+    'visualization'
+]

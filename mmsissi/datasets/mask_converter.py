@@ -37,6 +37,9 @@ def atomic_dump_json(obj, path: str) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=osp.dirname(path), prefix='.' + osp.basename(path), suffix='.tmp')
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the umask
     try:
         with os.fdopen(fd, 'w') as f:
             json.dump(obj, f)

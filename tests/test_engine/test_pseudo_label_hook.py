@@ -190,3 +190,16 @@ def test_ddp_ranks_train_on_the_same_labels(tmp_path, demo_data):
             _assert_same_boxes(rec['boxes'], want[img_id], atol=1.0)
         ids += list(seen)
     assert set(ids) == set(want)  # every target image trained on, by some rank
+
+
+def test_figures_written(relabel_run):
+    """Fig. 8 (label evolution: weak, then each epoch) and Fig. 3
+    (original vs synthetic-like pairs) land in work_dir/figures."""
+    import cv2
+    work, _, _ = relabel_run
+    evo = cv2.imread(str(work / 'figures' / 'pseudo_label_evolution.png'))
+    syn = cv2.imread(str(work / 'figures' / 'synthetic_epoch_3.png'))
+    assert evo is not None and syn is not None
+    # 3 images (rows) x 2 versions (weak, epoch 3) / 2 panels of 320 px
+    assert evo.shape[1] >= 2 * 320 and evo.shape[0] >= 3 * 320
+    assert syn.shape[1] >= 2 * 320

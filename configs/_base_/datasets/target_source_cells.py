@@ -3,8 +3,9 @@
 # data/ and writes the split / weak-label files into data/sissi/.
 dataset_type = 'CellCocoDataset'
 data_root = 'data/'
-target_root = data_root + 'usiigaci_nih3t3_phc/'  # phase contrast, unlabelled
-source_root = data_root + 'dsb2018_stage1_train_fluo/'  # fluorescence, masks
+# image folders and annotation files, relative to data_root
+target_prefix = 'usiigaci_nih3t3_phc/'  # phase contrast, unlabelled
+source_prefix = 'dsb2018_stage1_train_fluo/'  # fluorescence, from masks
 sissi_root = data_root + 'sissi/'
 img_scale = (512, 512)
 train_batch_size = 8  # 4 target + 4 source (Balanced Gradient Contribution)
@@ -50,18 +51,18 @@ test_pipeline = [
 
 target_train = dict(
     type='SISSITargetDataset',  # reads pseudo labels once correction starts
-    data_root=target_root,
-    ann_file='../sissi/target_train_weak.json',  # from tools/weak_labels.py
-    data_prefix=dict(img=''),
+    data_root=data_root,
+    ann_file='sissi/target_train_weak.json',  # from tools/weak_labels.py
+    data_prefix=dict(img=target_prefix),
     metainfo=metainfo,
     filter_cfg=dict(filter_empty_gt=False),  # images without weak boxes stay
     pipeline=train_pipeline,
     backend_args=backend_args)
 source_train = dict(
     type=dataset_type,
-    data_root=source_root,
-    ann_file='../sissi/source_train.json',
-    data_prefix=dict(img=''),
+    data_root=data_root,
+    ann_file='sissi/source_train.json',
+    data_prefix=dict(img=source_prefix),
     metainfo=metainfo,
     category_map=dict(nucleus='cell'),
     filter_cfg=dict(filter_empty_gt=True),
@@ -88,9 +89,9 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
-        data_root=target_root,
-        ann_file='../sissi/target_test_manual.json',
-        data_prefix=dict(img=''),
+        data_root=data_root,
+        ann_file='sissi/target_test_manual.json',
+        data_prefix=dict(img=target_prefix),
         metainfo=metainfo,
         test_mode=True,
         pipeline=test_pipeline,
@@ -118,9 +119,9 @@ source_val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
-        data_root=source_root,
-        ann_file='../sissi/source_val.json',
-        data_prefix=dict(img=''),
+        data_root=data_root,
+        ann_file='sissi/source_val.json',
+        data_prefix=dict(img=source_prefix),
         metainfo=metainfo,
         category_map=dict(nucleus='cell'),
         filter_cfg=dict(filter_empty_gt=True),

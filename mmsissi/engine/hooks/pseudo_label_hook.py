@@ -1,5 +1,7 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 import hashlib
+import json
+import os
 import os.path as osp
 import time
 from typing import Dict, Optional, Sequence, Tuple
@@ -12,7 +14,11 @@ from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
 from mmengine.hooks import Hook
 from mmengine.utils import ProgressBar
 
+from mmsissi.datasets.cell_coco import CellCocoDataset
 from mmsissi.datasets.label_store import LabelStore
+from mmsissi.datasets.transforms import LoadCellImageFromFile, SeamlessSynth
+from mmsissi.visualization import write_evolution_figure, write_synth_figure
+from mmsissi.weak_labels.io import _read_raw
 from mmsissi.models.wbf_tta import WBFTTAModel, sissi_tta_transforms
 from .utils import (build_target_loader, get_start_epoch, target_dataset,
                     unwrap_model)
@@ -75,6 +81,11 @@ class PseudoLabelHook(Hook):
             Defaults to 0.
         store_dir (str): Store folder, relative to the work dir. Defaults
             to 'labels'.
+        figure_images (int): The first N target images get figures in
+            ``{work_dir}/figures`` after every relabelling: the evolution of
+            their labels (weak, then each epoch; the paper's Fig. 8) and,
+            when synthesizing, original vs synthetic-like pairs (Fig. 3).
+            0 disables. Defaults to 3.
     """
 
     priority = 'NORMAL'
@@ -94,7 +105,8 @@ class PseudoLabelHook(Hook):
                  max_per_img: int = 1000,
                  synthesize=False,
                  num_workers: int = 0,
-                 store_dir: str = 'labels') -> None:
+                 store_dir: str = 'labels',
+                 figure_images: int = 3) -> None:
         self.start_epoch = start_epoch
         self.dataset_index = dataset_index
         self.scale = tuple(scale)
@@ -107,6 +119,7 @@ class PseudoLabelHook(Hook):
         self.synthesize = synthesize
         self.num_workers = num_workers
         self.store_dir = store_dir
+        self.figure_images = figure_images
         self.store: Optional[LabelStore] = None
         self.last_predictions: Optional[Dict[int, dict]] = None
 
@@ -205,6 +218,43 @@ class PseudoLabelHook(Hook):
             f'mean score {all_scores.mean() if all_scores.size else 0:.3f}, '
             f'{time.time() - t0:.1f} s -> {path[0]}')
         runner.message_hub.update_info('sissi/num_pseudo_boxes', n_after)
+        if is_main_process() and self.figure_images > 0:
+            self._write_figures(runner, target, runner.epoch + 1)
+
+    def _write_figures(self, runner, target, epoch: int) -> None:
+        """Fig. 8 (label evolution) and Fig. 3 (synthetic pairs)."""
+        n = min(self.figure_images, len(target))
+        infos = [CellCocoDataset.get_data_info(target, i) for i in range(n)]
+        images = [
+            LoadCellImageFromFile.to_bgr8(_read_raw(i['img_path']))
+            for i in infos
+        ]
+        history = {'weak': [np.array([x['bbox'] for x in i['instances']],
+                                     np.float32).reshape(-1, 4)
+                            for i in infos]}
+        for name in sorted(os.listdir(self.store.root),
+                           key=lambda f: (len(f), f)):
+            if not (name.startswith('epoch_') and name.endswith('.json')):
+                continue
+            with open(osp.join(self.store.root, name)) as f:
+                boxes, _ = LabelStore.coco_to_boxes(json.load(f))
+            history[name[:-5].replace('_', ' ')] = [
+                boxes.get(int(i['img_id']), np.zeros((0, 4), np.float32))
+                for i in infos
+            ]
+        fig_dir = osp.join(runner.work_dir, 'figures')
+        write_evolution_figure(
+            osp.join(fig_dir, 'pseudo_label_evolution.png'), images, history)
+        mode = self.store.synthesize
+        if mode:
+            synth = SeamlessSynth(blur=mode if isinstance(
+                mode, (str, list, tuple)) else 'weak')
+            latest = list(history.values())[-1]
+            synthetic = [synth.synthesize(img, b) if len(b) else img
+                         for img, b in zip(images, latest)]
+            write_synth_figure(
+                osp.join(fig_dir, f'synthetic_epoch_{epoch}.png'), images,
+                synthetic, latest)
 
     def _check_ranks_agree(self, runner, path: str) -> None:
         """Every rank must train on the same label file and version."""

@@ -1,0 +1,4 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from .figures import draw_boxes, write_evolution_figure, write_synth_figure
+
+__all__ = ['draw_boxes', 'write_evolution_figure', 'write_synth_figure']
