@@ -81,6 +81,7 @@ val_dataloader = dict(
     dataset=dict(
         data_root=demo_root + 'target/',
         ann_file='test_manual.json',
+        data_prefix=dict(img=''),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(

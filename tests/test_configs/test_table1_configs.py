@@ -71,3 +71,16 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
         assert (tmp_path / 'adele_curve.png').is_file()
     else:
         assert len(runner.message_hub.get_info('sissi/val_loss')) == 1
+
+
+def test_demo_config_datasets_build():
+    """The demo config as shipped (no overrides) finds all its files."""
+    from mmdet.registry import DATASETS
+    cfg = Config.fromfile('configs/demo/baseline_r18_256_cpu.py')
+    cfg.train_dataloader.dataset.datasets[0].ann_file = \
+        'demo/data/target/train_weak.json'
+    sizes = [len(DATASETS.build(d))
+             for d in cfg.train_dataloader.dataset.datasets]
+    assert sizes == [12, 16]
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        assert len(DATASETS.build(dl.dataset)) == 4
