@@ -30,13 +30,15 @@ Resolution and tiling
     ``scale_factor=1/F`` instead of ``scale``).
 
     * ``tile_factor='auto'`` (default) takes ``F`` from the training data:
-      the median ``L / S`` of the images of the config's first training
-      dataset (the target images, read from its COCO annotation file), so
-      new images from the same microscope are fed at exactly the
-      resolution the model learnt: e.g. 1022x1024 Usiigaci images at scale
-      512 give ``F = 2``, ``T = 1024``; the 512x512 demo crops at the CPU
-      scale 256 give ``F = 2``, ``T = 512``. When the annotation file
-      cannot be read, ``F = 1`` (with a note).
+      the median ``L / S`` of the images of the first training dataset
+      (the target images, read from its COCO annotation file) of the
+      training config saved in the checkpoint (MMEngine stores it in
+      ``meta['cfg']``, with the run's ``--cfg-options``), else of the
+      given config. New images from the same microscope are then fed at
+      exactly the resolution the model learnt: e.g. 1022x1024 Usiigaci
+      images at scale 512 give ``F = 2``, ``T = 1024``; the 512x512 demo
+      crops at the CPU scale 256 give ``F = 2``, ``T = 512``. When no
+      annotation file can be read, ``F = 1`` (with a note).
     * ``tile_factor=1.0``: tiles of ``min(S)`` pixels at native resolution
       (the network's input size), for images whose pixel size is unknown.
 
@@ -44,9 +46,9 @@ Resolution and tiling
     through **one pass of the unchanged test pipeline** (its ``Resize`` to
     ``S``, small images are upscaled), exactly like ``tools/test.py``.
     Larger images are cut into ``T x T`` tiles overlapping by at least
-    ``overlap * T`` (default 20%; the last tile of a row / column is moved
-    back to end on the image border, so every tile has the full size), and
-    detected tile by tile.
+    ``overlap * T`` (default 20%; the tile starts are spread evenly from
+    the first to the last pixel, so every tile has the full size), and
+    detected tile by tile (``batch_size`` tiles per forward pass).
 
 Merging tiles (:func:`merge_tile_detections`)
     Boxes are mapped back to image coordinates (tile offset added, clipped
@@ -56,7 +58,8 @@ Merging tiles (:func:`merge_tile_detections`)
 
     1. A cut box is dropped when another tile contains it away from that
        tile's own inner borders: that tile saw the whole cell, with
-       context, and its detection stands for it.
+       context, and its detection stands for it (when it has none, the
+       part is taken for a border artefact).
     2. Uncut boxes of different tiles with IoU >= ``merge_iou`` are the
        same cell seen twice (in an overlap zone): the higher score is kept
        (greedy NMS across tiles only; the detector's own NMS inside a tile
@@ -92,7 +95,8 @@ __all__ = [
     'CountingWarning', 'CellCounter', 'init_counter', 'count_folder',
     'to_detector_image', 'read_detector_image', 'tile_windows',
     'merge_tile_detections', 'auto_tile_factor', 'get_test_scale',
-    'draw_overlay', 'STRETCH_PERCENTILES'
+    'draw_overlay', 'select_images', 'checkpoint_train_cfg',
+    'STRETCH_PERCENTILES'
 ]
 
 #: Percentiles of the 16-bit -> 8-bit contrast stretch (those of the shared
@@ -138,7 +142,8 @@ def to_detector_image(img: np.ndarray,
         img = img[..., 0]
     elif img.ndim == 3 and img.shape[-1] in (3, 4):  # BGR, BGRA
         img = img[..., :3]
-    if img.ndim not in (2, 3) or min(img.shape[:2]) < 1:
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)) \
+            or min(img.shape[:2]) < 1:
         raise ValueError(f'unsupported image shape {img.shape}')
     if img.dtype != np.uint8:
         gray = to_gray_float(img, tuple(percentiles))
@@ -477,25 +482,27 @@ def _first_dataset(ds):
             return ds
 
 
-def auto_tile_factor(cfg) -> Tuple[float, str]:
-    """Tile factor from the sizes of the config's training target images.
+def auto_tile_factor(cfg) -> Tuple[Optional[float], str]:
+    """Tile factor from the sizes of a config's training target images.
 
     The first dataset of ``cfg.train_dataloader`` (the target images in
     the SISSI configs) is read from its COCO annotation file (``width`` /
     ``height`` of its images); the factor is the median over the images of
-    ``1 / r`` where ``r`` is the test ``Resize``'s rescale ratio
-    (``min(max(S) / max(h, w), min(S) / min(h, w))`` with ``keep_ratio``).
+    ``1 / r`` where ``r`` is the rescale ratio of the config's test
+    ``Resize`` (``min(max(S) / max(h, w), min(S) / min(h, w))`` with
+    ``keep_ratio``).
 
     Args:
-        cfg (Config): The model config.
+        cfg (Config): A model config, ideally the one the model was trained
+            with (see :func:`checkpoint_train_cfg`).
 
     Returns:
-        tuple[float, str]: The factor (1.0 when it cannot be derived) and
-        a sentence saying where it comes from.
+        tuple[float | None, str]: The factor (None when it cannot be
+        derived) and a sentence saying where it comes from, or why not.
     """
     scale, keep_ratio = get_test_scale(cfg)
     if scale is None:
-        return 1.0, 'the test pipeline has no Resize scale'
+        return None, 'the test pipeline has no Resize scale'
     try:
         ds = _first_dataset(cfg.train_dataloader.dataset)
         ann = ds['ann_file']
@@ -505,13 +512,12 @@ def auto_tile_factor(cfg) -> Tuple[float, str]:
         with open(ann) as f:
             images = json.load(f)['images']
         sizes = np.array([(int(i['height']), int(i['width']))
-                          for i in images], np.float64)
+                          for i in images], np.float64).reshape(-1, 2)
     except Exception as e:  # noqa: BLE001 - any missing piece -> fallback
         reason = e.args[0] if isinstance(e, KeyError) and e.args else e
-        return 1.0, (f'cannot read the training image sizes ({reason}); '
-                     'using 1.0')
+        return None, f'cannot read the training image sizes ({reason})'
     if not len(sizes) or (sizes <= 0).any():
-        return 1.0, f'no image sizes in {ann}; using 1.0'
+        return None, f'no image sizes in {ann}'
     smax, smin = max(scale), min(scale)
     long_, short = sizes.max(1), sizes.min(1)
     if keep_ratio:
@@ -520,7 +526,39 @@ def auto_tile_factor(cfg) -> Tuple[float, str]:
         ratio = np.sqrt(scale[0] / sizes[:, 1] * scale[1] / sizes[:, 0])
     factor = float(np.median(1.0 / ratio))
     return factor, (f'median training image {int(np.median(long_))} px '
-                    f'(longer side) / test scale {smax} in {ann}')
+                    f'(longer side) / scale {smax} in {ann}')
+
+
+def checkpoint_train_cfg(checkpoint: str):
+    """The training config MMEngine saved in a checkpoint, if any.
+
+    ``Runner`` checkpoints hold ``meta['cfg']``, the full config of the run
+    (``--cfg-options`` and ``--cpu-scale`` included).
+
+    Args:
+        checkpoint (str): Checkpoint file (trusted).
+
+    Returns:
+        Config | None: The config, or None when absent or unreadable.
+    """
+    import torch
+    from mmengine.config import Config
+
+    from mmsissi.utils import trusted_torch_load
+    try:
+        with trusted_torch_load():
+            try:  # memory-mapped: only the meta data is really read
+                ckpt = torch.load(checkpoint, map_location='cpu', mmap=True,
+                                  weights_only=False)
+            except RuntimeError:  # legacy (non-zip) format
+                ckpt = torch.load(checkpoint, map_location='cpu',
+                                  weights_only=False)
+        text = (ckpt.get('meta') or {}).get('cfg')
+        if not isinstance(text, str) or not text.strip():
+            return None
+        return Config.fromstring(text, '.py')
+    except Exception:  # noqa: BLE001 - no usable config -> None
+        return None
 
 
 def _class_names(model) -> List[str]:
@@ -573,7 +611,10 @@ class CellCounter:
             image pixels). Defaults to 2.0.
         merge_iou (float): IoU of two boxes of one cell across tiles.
             Defaults to 0.5.
-        batch_size (int): Tiles per forward pass. Defaults to 1.
+        batch_size (int): Tiles per forward pass. Defaults to 4.
+        train_cfg (Config, optional): The config the model was trained
+            with (e.g. :func:`checkpoint_train_cfg`); ``'auto'`` tries its
+            training images first, then those of ``model.cfg``.
     """
 
     def __init__(self,
@@ -584,7 +625,8 @@ class CellCounter:
                  single_max: float = 1.25,
                  border_margin: float = 2.0,
                  merge_iou: float = 0.5,
-                 batch_size: int = 1):
+                 batch_size: int = 4,
+                 train_cfg=None):
         from mmcv.transforms import Compose
         from mmdet.utils import get_test_pipeline_cfg
         from mmengine.registry import init_default_scope
@@ -620,7 +662,7 @@ class CellCounter:
                 'is processed in one pass', CountingWarning)
         self.tile_factor_note = ''
         if tile_factor == 'auto':
-            tile_factor, self.tile_factor_note = auto_tile_factor(self.cfg)
+            tile_factor, self.tile_factor_note = self._auto_factor(train_cfg)
         self.tile_factor = float(tile_factor)
         if not self.tile_factor > 0:
             raise ValueError(f'tile factor must be > 0, got {tile_factor}')
@@ -638,6 +680,20 @@ class CellCounter:
             tile_pipe[i] = resize
             self.tile_pipeline = Compose(tile_pipe)
         self.border_margin = float(border_margin) * self.tile_factor
+
+    def _auto_factor(self, train_cfg) -> Tuple[float, str]:
+        """``'auto'``: the training config's images, then the model's."""
+        reasons = []
+        for cfg, where in ((train_cfg, 'training config saved in the '
+                            'checkpoint'), (self.cfg, 'config')):
+            if cfg is None:
+                continue
+            factor, note = auto_tile_factor(cfg)
+            if factor is not None:
+                return factor, f'{note}, from the {where}'
+            reasons.append(note)
+        reasons.append('using 1.0: pass --tile-factor')
+        return 1.0, '; '.join(reasons)
 
     def describe(self) -> str:
         """One line on the resolution / tiling settings."""
@@ -753,7 +809,9 @@ def init_counter(config,
         score_thr (float, optional): When lower than the model's
             ``test_cfg.rcnn.score_thr``, the latter is lowered to it so
             that the counting threshold really applies.
-        **kwargs: :class:`CellCounter` arguments.
+        **kwargs: :class:`CellCounter` arguments; with ``tile_factor``
+            ``'auto'`` the training config saved in the checkpoint is
+            passed as ``train_cfg``.
 
     Returns:
         CellCounter: The counter (model in eval mode on ``device``).
@@ -797,6 +855,9 @@ def init_counter(config,
         warnings.filterwarnings('ignore', message='.*palette.*')
         warnings.filterwarnings('ignore', message='.*dataset_meta.*')
         model = init_detector(cfg, checkpoint, device=device)
+    if kwargs.get('tile_factor', 'auto') == 'auto' and \
+            kwargs.get('tile', True):
+        kwargs.setdefault('train_cfg', checkpoint_train_cfg(checkpoint))
     return CellCounter(model, **kwargs)
 
 
@@ -855,12 +916,43 @@ def _atomic_write_text(text: str, path: str) -> None:
         raise
 
 
-def _select(images_dir: str, pattern) -> List[str]:
+def select_images(images_dir: str,
+                  pattern: Union[None, str, Sequence[str]] = None
+                  ) -> List[str]:
+    """The image files of a folder that :func:`count_folder` processes.
+
+    Args:
+        images_dir (str): Folder (not recursive).
+        pattern (None | str | Sequence[str]): Glob(s) on file names.
+            Defaults to all of
+            :data:`mmsissi.weak_labels.io.IMAGE_EXTENSIONS`.
+
+    Returns:
+        list[str]: Sorted absolute paths.
+
+    Raises:
+        FileNotFoundError: When ``images_dir`` does not exist.
+        ValueError: When no file is selected.
+    """
+    if not osp.isdir(images_dir):
+        raise FileNotFoundError(f'image folder not found: {images_dir}')
+    images_dir = osp.abspath(images_dir)
     if pattern is None or isinstance(pattern, str):
-        return list_images(images_dir, pattern)
-    every = list_images(images_dir, '*')
-    return [p for p in every if any(fnmatch(osp.basename(p), g)
-                                    for g in pattern)]
+        paths = list_images(images_dir, pattern)
+    else:
+        paths = [
+            p for p in list_images(images_dir, '*')
+            if any(fnmatch(osp.basename(p), g) for g in pattern)
+        ]
+    if not paths:
+        if pattern is None:
+            what = ('no images (' + ', '.join(IMAGE_EXTENSIONS) +
+                    ') found in')
+        else:
+            pats = [pattern] if isinstance(pattern, str) else list(pattern)
+            what = f'no files matching {", ".join(pats)} found in'
+        raise ValueError(f'{what} {images_dir}')
+    return paths
 
 
 def _overlay_name(rel: str, used: set) -> str:
@@ -917,18 +1009,8 @@ def count_folder(counter: CellCounter,
         FileNotFoundError: When ``images_dir`` does not exist.
         ValueError: When it holds no selected image, or none is readable.
     """
-    if not osp.isdir(images_dir):
-        raise FileNotFoundError(f'image folder not found: {images_dir}')
+    paths = select_images(images_dir, pattern)
     images_dir = osp.abspath(images_dir)
-    paths = _select(images_dir, pattern)
-    if not paths:
-        if pattern is None:
-            what = ('no images (' + ', '.join(IMAGE_EXTENSIONS) +
-                    ') found in')
-        else:
-            pats = [pattern] if isinstance(pattern, str) else list(pattern)
-            what = f'no files matching {", ".join(pats)} found in'
-        raise ValueError(f'{what} {images_dir}')
     ov_dir = osp.join(out_dir, 'overlays') if overlays else None
     if ov_dir:
         os.makedirs(ov_dir, exist_ok=True)
