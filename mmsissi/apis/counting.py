@@ -89,7 +89,7 @@ import cv2
 import numpy as np
 
 from mmsissi.weak_labels.io import (IMAGE_EXTENSIONS, ImageReadError,
-                                    _read_raw, list_images, to_gray_float)
+                                    _read_raw, list_images, to_bgr_uint8)
 
 __all__ = [
     'CountingWarning', 'CellCounter', 'init_counter', 'count_folder',
@@ -103,6 +103,10 @@ __all__ = [
 #: 8-bit target images).
 STRETCH_PERCENTILES = (0.1, 99.9)
 
+#: Decoded image -> the detector's uint8 BGR input (shared with training's
+#: ``LoadCellImageFromFile``).
+to_detector_image = to_bgr_uint8
+
 
 class CountingWarning(UserWarning):
     """Issued for skipped files and settings worth a note."""
@@ -111,46 +115,6 @@ class CountingWarning(UserWarning):
 # --------------------------------------------------------------------------
 # images
 # --------------------------------------------------------------------------
-
-
-def to_detector_image(img: np.ndarray,
-                      percentiles: Tuple[float, float] = STRETCH_PERCENTILES
-                      ) -> np.ndarray:
-    """Convert a decoded image to the detector's ``uint8`` BGR input.
-
-    The same array the training loaders give the detector
-    (``LoadImageFromFile`` for 8-bit files, ``LoadCellImageFromFile`` for
-    any): 8-bit data unchanged, grayscale replicated to 3 channels, alpha
-    dropped. Other depths (16-bit, 32-bit, float) become grayscale
-    stretched between the given percentiles by
-    :func:`mmsissi.weak_labels.io.to_gray_float`, rounded to 8 bits.
-
-    Args:
-        img (np.ndarray): (H, W), (H, W, 1), (H, W, 2) gray + alpha,
-            (H, W, 3) BGR or (H, W, 4) BGRA array, any numeric dtype.
-        percentiles (tuple[float, float]): Stretch of non-8-bit images.
-            Defaults to (0.1, 99.9).
-
-    Returns:
-        np.ndarray: (H, W, 3) ``uint8`` BGR array.
-
-    Raises:
-        ValueError: For other shapes.
-    """
-    img = np.asarray(img)
-    if img.ndim == 3 and img.shape[-1] in (1, 2):  # gray, gray + alpha
-        img = img[..., 0]
-    elif img.ndim == 3 and img.shape[-1] in (3, 4):  # BGR, BGRA
-        img = img[..., :3]
-    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)) \
-            or min(img.shape[:2]) < 1:
-        raise ValueError(f'unsupported image shape {img.shape}')
-    if img.dtype != np.uint8:
-        gray = to_gray_float(img, tuple(percentiles))
-        img = np.clip(gray * 255 + 0.5, 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    return np.ascontiguousarray(img)
 
 
 def read_detector_image(path: str) -> np.ndarray:

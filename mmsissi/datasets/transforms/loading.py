@@ -1,12 +1,11 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from typing import Tuple
 
-import cv2
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmdet.registry import TRANSFORMS
 
-from mmsissi.weak_labels.io import _read_raw, to_gray_float
+from mmsissi.weak_labels.io import _read_raw, to_bgr_uint8
 
 __all__ = ['LoadCellImageFromFile']
 
@@ -45,17 +44,9 @@ class LoadCellImageFromFile(LoadImageFromFile):
 
     @staticmethod
     def to_bgr8(img: np.ndarray, percentiles=(0.1, 99.9)) -> np.ndarray:
-        """Convert a decoded image to HxWx3 uint8 BGR."""
-        if img.dtype != np.uint8:
-            gray = to_gray_float(img, percentiles)
-            img = np.clip(gray * 255 + 0.5, 0, 255).astype(np.uint8)
-        if img.ndim == 2:
-            return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-        if img.shape[2] == 1:
-            return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2BGR)
-        if img.shape[2] == 4:
-            return np.ascontiguousarray(img[..., :3])
-        return img
+        """Convert a decoded image to HxWx3 uint8 BGR
+        (:func:`mmsissi.weak_labels.io.to_bgr_uint8`)."""
+        return to_bgr_uint8(img, percentiles)
 
     def transform(self, results: dict) -> dict:
         """Load ``results['img_path']``.
