@@ -9,7 +9,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'),
     # a NaN/inf loss stops training with a clear error (last ckpt intact)
-    check_loss=dict(type='InvalidLossHook', interval=1))
+    check_loss=dict(type='InvalidLossHook', interval=1),
+    # every epoch a function of (weights, seed, epoch): --resume reproduces
+    epoch_seed=dict(type='EpochSeedHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,8 +1,8 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-from .hooks import (ADELEHook, InvalidLossHook, PseudoLabelHook,
+from .hooks import (ADELEHook, EpochSeedHook, InvalidLossHook, PseudoLabelHook,
                     StartCriterionHook, ValLossStartHook)
 
 __all__ = [
-    'ADELEHook', 'InvalidLossHook', 'PseudoLabelHook', 'StartCriterionHook',
-    'ValLossStartHook'
+    'ADELEHook', 'EpochSeedHook', 'InvalidLossHook', 'PseudoLabelHook',
+    'StartCriterionHook', 'ValLossStartHook'
 ]

@@ -171,6 +171,15 @@ def test_start_epoch_survives_resume(tmp_path, demo_data):
     assert sa['sissi/start_epoch'] == sb['sissi/start_epoch'] == knee
     np.testing.assert_allclose(sa['sissi/adele_ap50'], sb['sissi/adele_ap50'])
     np.testing.assert_allclose(sa['sissi/adele_fit'], sb['sissi/adele_fit'])
+    # the resumed run reproduces the uninterrupted run's pseudo labels
+    # (EpochSeedHook makes every epoch a function of weights, seed, epoch)
+    for e in range(knee + 1, n + 1):
+        la = json.load(open(a / 'labels' / f'epoch_{e}.json'))
+        lb = json.load(open(b / 'labels' / f'epoch_{e}.json'))
+        assert len(la['annotations']) == len(lb['annotations']) > 0
+        np.testing.assert_allclose(
+            [x['bbox'] + [x['score']] for x in la['annotations']],
+            [x['bbox'] + [x['score']] for x in lb['annotations']], atol=0.02)
     for work in (a, b):
         idx = json.load(open(work / 'labels' / 'index.json'))
         assert idx['epoch'] == n  # relabelled every epoch after the start
