@@ -80,13 +80,14 @@ import math
 import os
 import os.path as osp
 import sys
-import tempfile
 import warnings
 from fnmatch import fnmatch
 from typing import (Any, Dict, List, Optional, Sequence, Tuple, Union)
 
 import cv2
 import numpy as np
+
+from mmsissi.utils.fileio import atomic_dump_json, atomic_write_text
 
 from mmsissi.weak_labels.io import (IMAGE_EXTENSIONS, ImageReadError,
                                     _read_raw, list_images, to_bgr_uint8)
@@ -863,23 +864,6 @@ def draw_overlay(img: np.ndarray, bboxes: np.ndarray,
     return out
 
 
-def _atomic_write_text(text: str, path: str) -> None:
-    path = osp.abspath(path)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=osp.dirname(path), prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', newline='') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def select_images(images_dir: str,
                   pattern: Union[None, str, Sequence[str]] = None
                   ) -> List[str]:
@@ -1041,9 +1025,8 @@ def count_folder(counter: CellCounter,
     writer.writeheader()
     writer.writerows(rows)
     csv_path = osp.join(out_dir, 'counts.csv')
-    _atomic_write_text(buf.getvalue(), csv_path)
+    atomic_write_text(buf.getvalue(), csv_path)
 
-    from mmsissi.datasets.mask_converter import atomic_dump_json
     from mmsissi.version import __version__
     coco = dict(
         info=dict(

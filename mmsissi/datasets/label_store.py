@@ -24,7 +24,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .mask_converter import atomic_dump_json
+from mmsissi.utils.fileio import atomic_dump_json
 
 __all__ = ['LabelStore']
 

@@ -9,14 +9,14 @@ Two folder layouts are understood:
   (0 = background, 1..N = cells), the layout of the shared datasets.
 """
 import glob
-import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
+
+from mmsissi.utils.fileio import atomic_dump_json
 
 __all__ = [
     'instance_map_to_boxes', 'find_mask_pairs', 'masks_to_coco',
@@ -24,32 +24,6 @@ __all__ = [
 ]
 
 IMG_EXTS = ('.png', '.tif', '.tiff', '.jpg', '.jpeg', '.bmp')
-
-
-def atomic_dump_json(obj, path: str) -> None:
-    """Write ``obj`` as json to ``path`` atomically (temp file + rename).
-
-    Args:
-        obj: JSON-serialisable object.
-        path (str): Destination file.
-    """
-    path = osp.abspath(path)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=osp.dirname(path), prefix='.' + osp.basename(path), suffix='.tmp')
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the umask
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def instance_map_to_boxes(label_map: np.ndarray,

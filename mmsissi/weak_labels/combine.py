@@ -31,12 +31,13 @@ import json
 import os
 import os.path as osp
 import sys
-import tempfile
 import time
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from mmsissi.utils.fileio import atomic_dump_json
 
 from .edges import EDGES_DEFAULTS, detect_edges
 from .hough import HOUGH_DEFAULTS, detect_hough
@@ -556,31 +557,9 @@ def load_coco_boxes(path: str, key: str = 'basename'
 
 
 def write_json_atomic(obj, path: str) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically.
-
-    The data go to a temporary file in the destination folder, which then
-    replaces ``path`` (:func:`os.replace`), so a reader never sees a
-    half-written file and an interrupted run leaves the old file intact.
-
-    Args:
-        obj: JSON-serialisable object.
-        path (str): Destination (parent folders are created).
-    """
-    path = osp.abspath(path)
-    folder = osp.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically
+    (:func:`mmsissi.utils.fileio.atomic_dump_json`)."""
+    atomic_dump_json(obj, path)
 
 
 def _same_file(a: str, b: str) -> bool:

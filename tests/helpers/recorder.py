@@ -54,3 +54,25 @@ class ScriptedADELEHook(ADELEHook):
 
     def measure(self, runner):
         return float(self.values[runner.epoch])
+
+
+import os.path as _osp  # noqa: E402
+
+from mmsissi.datasets import LabelStore  # noqa: E402
+from mmsissi.engine.hooks import PseudoLabelHook  # noqa: E402
+
+
+@HOOKS.register_module()
+class DivergentPseudoLabelHook(PseudoLabelHook):
+    """Rank 1 reads its labels from another folder, as if the work dir were
+    not shared between nodes: the ranks would train on different labels."""
+
+    def _check_ranks_agree(self, runner, path):
+        if get_rank() == 1:
+            other = LabelStore(_osp.join(runner.work_dir, 'labels_rank1'))
+            path = other.write(runner.epoch + 1, [
+                dict(id=1, file_name='x.png', height=8, width=8)
+            ], {1: [[1, 1, 4, 4]]})
+            other.refresh()
+            self.store = other
+        super()._check_ranks_agree(runner, path)

@@ -133,12 +133,10 @@ def test_label_store_atomic_and_versioned(tmp_path, monkeypatch):
     assert reader.boxes(2).shape == (0, 4)
     assert not reader.refresh()  # unchanged: no reload
     # a crash while writing the next version leaves version 1 intact
-    import mmsissi.datasets.mask_converter as mc
-
     def boom(*a, **k):
         raise OSError('disk full')
 
-    monkeypatch.setattr(mc.json, 'dump', boom)
+    monkeypatch.setattr(json, 'dump', boom)
     with pytest.raises(OSError):
         store.write(2, images, {1: np.array([[0, 0, 9, 9]])})
     monkeypatch.undo()

@@ -21,7 +21,6 @@ WRITER = textwrap.dedent('''
     import json, sys, time
     import numpy as np
     from mmsissi.datasets import LabelStore
-    import mmsissi.datasets.mask_converter as mc
     store = LabelStore(sys.argv[1])
     images = [dict(id=i, file_name=f'{i}.png', height=100, width=100)
               for i in range(1, 201)]
@@ -33,7 +32,7 @@ WRITER = textwrap.dedent('''
         f.flush()
         print('WRITING', flush=True)
         time.sleep(60)
-    mc.json.dump = slow_dump
+    json.dump = slow_dump
     store.write(2, images, {i: np.array([[5, 5, 50, 50]] * 3)
                             for i in range(1, 201)})
 ''')
@@ -87,3 +86,32 @@ def test_ranks_disagreeing_on_labels_are_stopped(tmp_path):
             mock.patch(f'{mod}.all_gather_object',
                        side_effect=lambda x: [x, x]):
         hook._check_ranks_agree(runner, path)  # agreeing ranks pass
+
+
+def test_real_ddp_divergence_is_caught(tmp_path, demo_data):
+    """A real 2-process gloo run where rank 1 would train on other labels
+    stops with a clear error instead of silently diverging."""
+    import socket
+    from tests.helpers.tiny import tiny_cfg
+    cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
+                   epochs=2, hooks=[
+                       dict(type='DivergentPseudoLabelHook', start_epoch=1,
+                            score_thr=0.05, scale_factors=(1.0, ),
+                            flips=('none', ))
+                   ])
+    cfg.custom_imports = dict(imports=['mmsissi', 'tests.helpers.recorder'],
+                              allow_failed_imports=False)
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port),
+               OMP_NUM_THREADS='1', PYTHONPATH=os.getcwd())
+    r = subprocess.run(['bash', 'tools/dist_train.sh',
+                        str(tmp_path / 'cfg.py'), '2', '--work-dir',
+                        str(tmp_path)], capture_output=True, text=True,
+                       env=env, timeout=900)
+    log = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert 'ranks disagree on the pseudo labels of epoch 2' in log
+    assert not (tmp_path / 'epoch_2.pth').exists()  # stopped before training
