@@ -213,10 +213,16 @@ class ADELEHook(StartCriterionHook):
         self._write_outputs(runner, starting=epoch if fire else None)
         return fire
 
+    def after_train_epoch(self, runner) -> None:
+        """Decide as the base class does; once started (by the criterion or
+        by ``max_start_epoch``), keep the plot's start line current."""
+        super().after_train_epoch(runner)
+        if self.started(runner):
+            self._write_outputs(runner)
+
     def observe_after_start(self, runner, epoch: int) -> None:
         if self.measure_after_start:
             self._record(runner, epoch)
-            self._write_outputs(runner)
 
     # -------------------------------------------------------------- output
     def _write_outputs(self, runner, starting: Optional[int] = None):
