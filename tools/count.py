@@ -19,6 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
+from mmsissi.utils.cli import warnings_as_messages  # noqa: E402
 from mmsissi.apis import (count_folder, init_counter,  # noqa: E402
                           select_images)
 
@@ -124,18 +125,10 @@ def parse_args(argv=None):
     return args
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f'WARNING: {message}', file=sys.stderr)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    old_showwarning = warnings.showwarning
-    warnings.showwarning = _show_warning
-    try:
+    with warnings_as_messages():
         return _run(args)
-    finally:
-        warnings.showwarning = old_showwarning
 
 
 def _run(args):

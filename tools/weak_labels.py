@@ -9,8 +9,8 @@ import fnmatch
 import os.path as osp
 import sys
 import textwrap
-import warnings
 
+from mmsissi.utils.cli import warnings_as_messages
 from mmsissi.weak_labels import (DEFAULT_METHODS, METHODS, default_params,
                                  format_metrics, list_images,
                                  load_params_file, parse_param_overrides,
@@ -110,18 +110,10 @@ def parse_args(argv=None):
     return args
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f'WARNING: {message}', file=sys.stderr)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    old_showwarning = warnings.showwarning
-    warnings.showwarning = _show_warning
-    try:
+    with warnings_as_messages():
         return _run(args)
-    finally:
-        warnings.showwarning = old_showwarning
 
 
 def _run(args):

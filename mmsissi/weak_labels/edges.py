@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .watershed import (_as_float_image, _blur, _disk, hmax_markers,
-                        marker_watershed, region_boxes)
+from .watershed import (_as_float_image, _blur, _disk, _merge_params,
+                        hmax_markers, marker_watershed, region_boxes)
 
 __all__ = ['EDGES_DEFAULTS', 'detect_edges', 'edge_foreground']
 
@@ -92,10 +92,7 @@ def detect_edges(img: np.ndarray,
         np.ndarray | tuple[np.ndarray, np.ndarray]: (N, 4) float32 xyxy
         boxes, and (N,) float32 scores in ``[0, 1]`` if ``return_scores``.
     """
-    unknown = set(params) - set(EDGES_DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown edges parameter(s): {sorted(unknown)}')
-    p = {**EDGES_DEFAULTS, **params}
+    p = _merge_params('edges', EDGES_DEFAULTS, params)
     s = float(p['scale'])
     img = _as_float_image(img)
     fg = edge_foreground(

@@ -21,7 +21,7 @@ from typing import Dict, Tuple, Union
 import cv2
 import numpy as np
 
-from .watershed import _as_float_image
+from .watershed import _as_float_image, _merge_params
 
 __all__ = ['HOUGH_DEFAULTS', 'detect_hough', 'ring_contrast']
 
@@ -99,10 +99,7 @@ def detect_hough(img: np.ndarray,
         boxes (clipped to the image), and (N,) float32 scores in ``[0, 1]``
         if ``return_scores``.
     """
-    unknown = set(params) - set(HOUGH_DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown hough parameter(s): {sorted(unknown)}')
-    p = {**HOUGH_DEFAULTS, **params}
+    p = _merge_params('hough', HOUGH_DEFAULTS, params)
     s = float(p['scale'])
     img = _as_float_image(img)
     H, W = img.shape

@@ -62,6 +62,14 @@ WATERSHED_DEFAULTS: Dict[str, object] = dict(
 )
 
 
+def _merge_params(method: str, defaults: dict, params: dict) -> dict:
+    """``defaults`` updated by ``params``; unknown keys raise ``TypeError``."""
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f'unknown {method} parameter(s): {sorted(unknown)}')
+    return {**defaults, **params}
+
+
 def _as_float_image(img: np.ndarray) -> np.ndarray:
     """Float32 (H, W) image in ``[0, 1]``; anything else (integer dtype,
     colour, values outside ``[0, 1]``) goes through the percentile stretch of
@@ -324,10 +332,7 @@ def detect_watershed(img: np.ndarray,
         np.ndarray | tuple[np.ndarray, np.ndarray]: (N, 4) float32 xyxy
         boxes, and (N,) float32 scores in ``[0, 1]`` if ``return_scores``.
     """
-    unknown = set(params) - set(WATERSHED_DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown watershed parameter(s): {sorted(unknown)}')
-    p = {**WATERSHED_DEFAULTS, **params}
+    p = _merge_params('watershed', WATERSHED_DEFAULTS, params)
     s = float(p['scale'])
     img = _as_float_image(img)
     if resolve_polarity(img, p['polarity']) == 'bright':
