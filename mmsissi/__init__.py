@@ -12,9 +12,9 @@ from .version import __version__
 register_trusted_checkpoint_loaders()
 
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
-               visualization)
+               structures, visualization)
 
 __all__ = [
     '__version__', 'datasets', 'engine', 'evaluation', 'models',
-    'visualization'
+    'structures', 'visualization'
 ]

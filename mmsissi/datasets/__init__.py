@@ -4,11 +4,11 @@ from .label_store import LabelStore
 from .samplers import BalancedMultiSourceSampler
 from .sissi_target import SISSITargetDataset
 from .transforms import (LoadCellImageFromFile, RandomChannelShuffle,
-                         RandomGaussianBlur, SeamlessSynth)
+                         RandomGaussianBlur, SanitizeBoxes, SeamlessSynth)
 
 __all__ = [
     'CellCocoDataset', 'SISSITargetDataset', 'LabelStore',
     'BalancedMultiSourceSampler', 'LoadCellImageFromFile',
     'RandomChannelShuffle',
-    'RandomGaussianBlur', 'SeamlessSynth'
+    'RandomGaussianBlur', 'SanitizeBoxes', 'SeamlessSynth'
 ]

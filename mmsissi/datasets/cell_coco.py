@@ -5,6 +5,9 @@ from typing import Dict, List, Optional
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine.fileio import get_local_path
+from mmengine.logging import print_log
+
+from mmsissi.structures import sanitize_boxes
 
 __all__ = ['CellCocoDataset']
 
@@ -27,6 +30,12 @@ class CellCocoDataset(CocoDataset):
       only when a worker reaches it. With ``check_files=True`` a missing
       image raises a ``FileNotFoundError`` at start-up, naming the file and
       the annotation file.
+
+    Every box also passes the project's box rule
+    (:func:`mmsissi.structures.sanitize_boxes`): clipped to the image and
+    dropped when under 1 px wide or high, so a weak-label file from any tool
+    cannot bring a degenerate box into training. How many were dropped is
+    logged once per file (``num_dropped_boxes``).
 
     Args:
         category_map (dict, optional): Maps category names of the
@@ -93,6 +102,7 @@ class CellCocoDataset(CocoDataset):
             cat_id: list(self.coco.cat_img_map.get(cat_id, []))
             for cat_id in self.cat_ids
         }
+        self.num_dropped_boxes = 0
         data_list, total_ann_ids, missing = [], [], []
         for img_id in self.coco.get_img_ids():
             raw_img_info = self.coco.load_imgs([img_id])[0]
@@ -119,6 +129,11 @@ class CellCocoDataset(CocoDataset):
             raise FileNotFoundError(
                 f'{self.ann_file}: {len(missing)} image file(s) referenced by '
                 f'the annotations do not exist: {shown}{more}')
+        if self.num_dropped_boxes:
+            print_log(
+                f'{self.ann_file}: {self.num_dropped_boxes} degenerate '
+                'box(es) dropped (under 1 px wide or high after clipping '
+                'to the image)', logger='current', level=30)
         del self.coco
         return data_list
 
@@ -126,4 +141,18 @@ class CellCocoDataset(CocoDataset):
         """Parse one image; also keeps its COCO ``file_name``."""
         info = super().parse_data_info(raw_data_info)
         info['file_name'] = raw_data_info['raw_img_info']['file_name']
+        raw = raw_data_info['raw_ann_info']
+        n_raw = sum(1 for a in raw if a.get('category_id') in self.cat_ids
+                    and not a.get('ignore', False))
+        instances = info['instances']
+        if instances:
+            boxes, keep = sanitize_boxes(
+                [i['bbox'] for i in instances],
+                (info['height'], info['width']))
+            instances = [dict(i, bbox=[float(v) for v in b]) for i, b in
+                         zip((i for i, k in zip(instances, keep) if k),
+                             boxes)]
+        # mmdet's own parser already drops some (w or h < 1, no overlap)
+        self.num_dropped_boxes += n_raw - len(instances)
+        info['instances'] = instances
         return info

@@ -16,6 +16,13 @@ worker, another rank, a resumed run) sees either the previous complete
 version or the new complete version, never a partial one. Workers detect a
 new version with one ``os.stat`` of ``index.json`` per sample and reload only
 then.
+
+Every box obeys the project's box rule (:func:`mmsissi.structures.
+sanitize_boxes`: clipped to the image, at least 1 px wide and high) both
+when it is written and when it is served, so a hand-edited or older label
+file cannot bring a degenerate box into training. The index records how
+many boxes the writer dropped (``dropped``); :attr:`LabelStore.dropped`
+adds those dropped when serving.
 """
 import json
 import os
@@ -24,6 +31,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from mmsissi.structures import sanitize_boxes
 from mmsissi.utils.fileio import atomic_dump_json
 
 __all__ = ['LabelStore']
@@ -44,6 +52,7 @@ class LabelStore:
         self._index: Optional[dict] = None
         self._labels: Optional[Dict[int, np.ndarray]] = None
         self._scores: Optional[Dict[int, np.ndarray]] = None
+        self._dropped_on_load = 0
 
     # ------------------------------------------------------------- reading
     @property
@@ -88,7 +97,8 @@ class LabelStore:
                 f'{path}: label file named by {self.index_path} is '
                 f'unreadable ({e})') from e
         self._index = index
-        self._labels, self._scores = self.coco_to_boxes(coco)
+        self._labels, self._scores, self._dropped_on_load = \
+            self.coco_to_boxes(coco, with_dropped=True)
         return True
 
     @property
@@ -104,6 +114,14 @@ class LabelStore:
         return self._index.get('synthesize', False) or False
 
     @property
+    def dropped(self) -> int:
+        """Degenerate boxes of the current version removed by the box rule
+        (when written, recorded in the index, plus when served)."""
+        if not self._index:
+            return 0
+        return int(self._index.get('dropped', 0)) + self._dropped_on_load
+
+    @property
     def active(self) -> bool:
         """Whether pseudo labels exist (after :meth:`refresh`)."""
         return self._labels is not None
@@ -115,20 +133,48 @@ class LabelStore:
             return None
         return self._labels.get(int(img_id), np.zeros((0, 4), np.float32))
 
+    def scores(self, img_id: int) -> Optional[np.ndarray]:
+        """Scores of :meth:`boxes` (1 where a file gives none), or None
+        before any pseudo labels."""
+        if self._scores is None:
+            return None
+        return self._scores.get(int(img_id), np.zeros(0, np.float32))
+
     @staticmethod
-    def coco_to_boxes(coco: dict):
-        """Per-image xyxy boxes and scores of a COCO dict."""
-        boxes: Dict[int, List] = {int(i['id']): [] for i in coco['images']}
-        scores: Dict[int, List] = {int(i['id']): [] for i in coco['images']}
+    def coco_to_boxes(coco: dict, with_dropped: bool = False):
+        """Per-image xyxy boxes and scores of a COCO dict, after the box
+        rule (clipped to the image size its ``images`` entry gives).
+
+        Args:
+            coco (dict): COCO dict with ``images`` and ``annotations``.
+            with_dropped (bool): Also return how many boxes the rule
+                dropped. Defaults to False.
+
+        Returns:
+            tuple: ``(boxes, scores)`` dicts by image id, and the number
+            dropped if ``with_dropped``.
+        """
+        shapes = {int(i['id']): (i.get('height'), i.get('width'))
+                  for i in coco['images']}
+        boxes: Dict[int, List] = {k: [] for k in shapes}
+        scores: Dict[int, List] = {k: [] for k in shapes}
         for a in coco['annotations']:
             x, y, w, h = a['bbox']
             boxes.setdefault(int(a['image_id']), []).append(
                 [x, y, x + w, y + h])
             scores.setdefault(int(a['image_id']),
                               []).append(a.get('score', 1.0))
-        return ({k: np.asarray(v, np.float32).reshape(-1, 4)
-                 for k, v in boxes.items()},
-                {k: np.asarray(v, np.float32) for k, v in scores.items()})
+        out_b, out_s, dropped = {}, {}, 0
+        for k, v in boxes.items():
+            shape = shapes.get(k)
+            if shape is None or None in shape:
+                shape = None
+            out_b[k], keep = sanitize_boxes(v, shape)
+            out_s[k] = np.asarray(scores[k], np.float32)[keep]
+            dropped += int((~keep).sum())
+        if with_dropped:
+            return out_b, out_s, dropped
+        return out_b, out_s
 
     # ------------------------------------------------------------- writing
     def write(self,
@@ -139,6 +185,10 @@ class LabelStore:
               synthesize=False,
               categories: Optional[List[dict]] = None) -> str:
         """Write the labels of ``epoch`` and make them current (atomic).
+
+        Boxes are rounded to 0.01 px, then the box rule drops degenerate
+        ones (clipped to the image, width and height >= 1 px); how many is
+        recorded in the index (``dropped``, see :attr:`dropped`).
 
         Args:
             epoch (int): Epoch the labels are used for.
@@ -156,12 +206,16 @@ class LabelStore:
             str: Path of the label file.
         """
         os.makedirs(self.root, exist_ok=True)
-        anns = []
+        anns, dropped = [], 0
         for img in images:
             b = np.asarray(boxes.get(img['id'], np.zeros((0, 4))),
-                           np.float64).reshape(-1, 4)
+                           np.float64).reshape(-1, 4).round(2)
             s = None if scores is None else np.asarray(
                 scores.get(img['id'], np.ones(len(b))), np.float64)
+            b, keep = sanitize_boxes(b, (img['height'], img['width']))
+            b = b.astype(np.float64).round(2)
+            dropped += int((~keep).sum())
+            s = None if s is None else s[keep]
             for k, (x1, y1, x2, y2) in enumerate(b):
                 ann = dict(
                     id=len(anns) + 1,
@@ -182,7 +236,7 @@ class LabelStore:
         old = self.read_index()
         atomic_dump_json(
             dict(version=(old['version'] + 1) if old else 1, epoch=int(epoch),
-                 file=name,
+                 file=name, dropped=dropped,
                  synthesize=list(synthesize) if isinstance(
                      synthesize, tuple) else synthesize), self.index_path)
         return osp.join(self.root, name)

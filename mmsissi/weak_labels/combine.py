@@ -37,6 +37,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mmsissi.structures import sanitize_boxes
 from mmsissi.utils.fileio import atomic_dump_json
 
 from .edges import EDGES_DEFAULTS, detect_edges
@@ -372,8 +373,13 @@ def _run_methods(img: np.ndarray, params: dict
 
 
 def _union(per_method: Dict[str, Tuple[np.ndarray, np.ndarray]],
-           combine: dict) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Union + NMS of per-method results -> boxes, scores, method index."""
+           combine: dict, img_shape: Tuple[int, int]
+           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union + NMS of per-method results -> boxes, scores, method index.
+
+    The boxes obey the project's box rule (:func:`mmsissi.structures.
+    sanitize_boxes`: clipped to ``img_shape``, >= 1 px once rounded to the
+    0.01 px the COCO file keeps)."""
     names = list(per_method)
     boxes = np.concatenate([per_method[n][0] for n in names]
                            or [np.zeros((0, 4), np.float32)])
@@ -384,7 +390,9 @@ def _union(per_method: Dict[str, Tuple[np.ndarray, np.ndarray]],
         or [np.zeros(0, np.int64)]).astype(np.int64)
     keep = dedupe_boxes(boxes, scores, combine['nms_iou'],
                         combine['contain_thr'], combine['contain_min_iou'])
-    return boxes[keep], scores[keep], src[keep]
+    boxes, scores, src = boxes[keep], scores[keep], src[keep]
+    boxes, keep = sanitize_boxes(boxes.round(2), img_shape)
+    return boxes, scores[keep], src[keep]
 
 
 def detect_boxes(img: np.ndarray,
@@ -409,7 +417,7 @@ def detect_boxes(img: np.ndarray,
     if methods is not None:
         p['methods'] = parse_methods(methods)
     per_method = _run_methods(img, p)
-    boxes, scores, src = _union(per_method, p['combine'])
+    boxes, scores, src = _union(per_method, p['combine'], img.shape[:2])
     names = list(per_method)
     return boxes, scores, [names[i] for i in src]
 
@@ -682,7 +690,7 @@ def run_weak_labels(images_dir: str,
                 bar.update()
             continue
         per_method = _run_methods(img, p)
-        boxes, scores, src = _union(per_method, p['combine'])
+        boxes, scores, src = _union(per_method, p['combine'], img.shape[:2])
         image_id = len(images) + 1
         file_name = osp.relpath(path, root).replace(os.sep, '/')
         images.append(

@@ -2,9 +2,10 @@
 from .channel_shuffle import RandomChannelShuffle
 from .gaussian_blur import RandomGaussianBlur
 from .loading import LoadCellImageFromFile
+from .sanitize_boxes import SanitizeBoxes
 from .seamless_synth import SeamlessSynth
 
 __all__ = [
     'LoadCellImageFromFile', 'RandomChannelShuffle', 'RandomGaussianBlur',
-    'SeamlessSynth'
+    'SanitizeBoxes', 'SeamlessSynth'
 ]

@@ -1,0 +1,4 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+from .box_rule import MIN_BOX_SIZE, sanitize_boxes
+
+__all__ = ['MIN_BOX_SIZE', 'sanitize_boxes']
