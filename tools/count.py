@@ -6,7 +6,7 @@ how images are read, tiled and merged.
 
 Example:
     python tools/count.py configs/sissi/baseline.py \\
-        work_dirs/baseline/epoch_50.pth IMAGES_DIR --out counts/
+        work_dirs/baseline/epoch_143.pth IMAGES_DIR --out counts/
 """
 import argparse
 import os.path as osp

@@ -1,13 +1,13 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-"""CPU demo of the Baseline row of Table 1, end to end, on the shipped
-demo subset (demo/data):
+"""CPU demo of the "Supervised only" row of Table 1, end to end, on the
+shipped demo subset (demo/data):
 
 1. weak labels for the target training crops by image processing
    (``tools/weak_labels.py``), with precision/recall against the manual
    annotation printed for reference;
 2. Faster R-CNN (ResNet-18 FPN, 256x256, random init) trained on balanced
    batches of weak-labelled target crops and clean source images
-   (``tools/train.py configs/demo/baseline_r18_256_cpu.py``);
+   (``tools/train.py configs/demo/supervised_r18_256_cpu.py``);
 3. evaluation on the target test crops, per reader
    (``tools/test.py``), printing the AP50 / AP75 / AP / AR table.
 
@@ -23,7 +23,7 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/demo/baseline_r18_256_cpu.py'
+CONFIG = 'configs/demo/supervised_r18_256_cpu.py'
 
 
 def run(step, args):

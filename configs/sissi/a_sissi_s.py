@@ -1,10 +1,9 @@
 # Table 1, "A+SISSI(S)": ADELE start + pseudo labels + strong-blur synthesis
 # (the paper's best row). `python tools/train.py configs/sissi/a_sissi_s.py`
-_base_ = './baseline.py'
+_base_ = './plain_a.py'
 
 custom_hooks = [
-    dict(type='ADELEHook', threshold=0.9, scale={{_base_.img_scale}},
-         max_start_epoch=30),
+    {{_base_.adele_start}},
     dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         synthesize='strong'),
+         tta_cfg={{_base_.pseudo_label_tta}}, synthesize='strong'),
 ]

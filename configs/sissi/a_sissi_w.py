@@ -1,9 +1,8 @@
 # Table 1, "A+SISSI(W)": ADELE start + pseudo labels + weak-blur synthesis.
-_base_ = './baseline.py'
+_base_ = './plain_a.py'
 
 custom_hooks = [
-    dict(type='ADELEHook', threshold=0.9, scale={{_base_.img_scale}},
-         max_start_epoch=30),
+    {{_base_.adele_start}},
     dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         synthesize='weak'),
+         tta_cfg={{_base_.pseudo_label_tta}}, synthesize='weak'),
 ]

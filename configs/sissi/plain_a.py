@@ -1,11 +1,17 @@
-# Table 1, "Plain A": label correction started by ADELE (end of early
-# learning on the AP50-vs-weak-labels curve), pseudo labels only, no
-# synthetic-like images.
+# Table 1, "Plain A": the Baseline with ADELE deciding when to start
+# (the end of early learning on the AP50-vs-initial-weak-labels curve)
+# instead of the validation loss. No synthetic-like images.
 _base_ = './baseline.py'
 
+adele_start = dict(
+    type='ADELEHook',
+    threshold=0.9,
+    warmup_epochs={{_base_.warmup_epochs}},  # out of the fit
+    scale={{_base_.img_scale}},
+    max_start_epoch={{_base_.max_start_epoch}})
+
 custom_hooks = [
-    dict(type='ADELEHook', threshold=0.9, scale={{_base_.img_scale}},
-         max_start_epoch=30),
+    adele_start,
     dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         synthesize=False),
+         tta_cfg={{_base_.pseudo_label_tta}}, synthesize=False),
 ]

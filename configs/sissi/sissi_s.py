@@ -1,9 +1,9 @@
-# Table 1, "SISSI(S)": as SISSI(W), with the strong blur (65x65, sigma 12).
+# Table 1, "SISSI(S)": the Baseline + synthetic-like images with the strong
+# blur (65x65, sigma 12: the paper's "(12, 32)").
 _base_ = './baseline.py'
 
 custom_hooks = [
-    dict(type='ValLossStartHook', patience=3, max_start_epoch=30,
-         dataloader={{_base_.source_val_dataloader}}),
+    {{_base_.val_loss_start}},
     dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         synthesize='strong'),
+         tta_cfg={{_base_.pseudo_label_tta}}, synthesize='strong'),
 ]

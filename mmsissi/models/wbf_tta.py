@@ -2,6 +2,7 @@
 from typing import List, Sequence
 
 import torch
+from mmcv.ops import batched_nms
 from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
@@ -61,8 +62,15 @@ class WBFTTAModel(DetTTAModel):
     image (undoing the flip; the resize is undone by the detector's
     ``rescale``) and merges with NMS. This subclass keeps that mapping and
     fuses with WBF instead (score-weighted coordinates, eq. 1 of the SISSI
-    paper), then applies a final score threshold. It works with any mmdet
-    detector whose ``predict`` returns ``pred_instances`` boxes.
+    paper), then applies a final score threshold and, optionally, NMS. It
+    works with any mmdet detector whose ``predict`` returns
+    ``pred_instances`` boxes.
+
+    The steps, per image: each view's boxes with score <= ``view_score_thr``
+    are dropped; the views are mapped back and fused with WBF
+    (``iou_thr``, ``skip_box_thr``, ``conf_type``, ``weights``); fused boxes
+    with score < ``score_thr`` are dropped; then NMS at ``nms_iou_thr`` (if
+    set); then the ``max_per_img`` best are kept (None: no cap).
 
     Views are run through the network ``views_per_batch`` at a time, all
     views of all images of the batch pooled (views of different sizes are
@@ -70,9 +78,11 @@ class WBFTTAModel(DetTTAModel):
     GPU larger batches pay; on a CPU 1 is as fast.
 
     Args:
-        tta_cfg (dict): ``iou_thr`` (0.5), ``skip_box_thr`` (0.0),
-            ``conf_type`` ('avg'), ``score_thr`` (0.0, applied after fusion),
-            ``max_per_img`` (1000), ``weights`` (None: all views equal).
+        tta_cfg (dict): ``view_score_thr`` (None: keep all), ``iou_thr``
+            (0.5), ``skip_box_thr`` (0.0), ``conf_type`` ('avg'),
+            ``weights`` (None: all views equal), ``score_thr`` (0.0,
+            applied after fusion), ``nms_iou_thr`` (None: no NMS after
+            fusion), ``max_per_img`` (1000; None: no cap).
         views_per_batch (int): Views per forward pass. Defaults to 1.
         **kwargs: ``module`` (the detector) and other
             :class:`BaseTTAModel` arguments.
@@ -80,8 +90,13 @@ class WBFTTAModel(DetTTAModel):
 
     def __init__(self, tta_cfg: dict = None, views_per_batch: int = 1,
                  **kwargs) -> None:
-        cfg = dict(iou_thr=0.5, skip_box_thr=0.0, conf_type='avg',
-                   score_thr=0.0, max_per_img=1000, weights=None)
+        cfg = dict(view_score_thr=None, iou_thr=0.5, skip_box_thr=0.0,
+                   conf_type='avg', weights=None, score_thr=0.0,
+                   nms_iou_thr=None, max_per_img=1000)
+        unknown = set(tta_cfg or {}) - set(cfg)
+        if unknown:
+            raise ValueError(f'WBFTTAModel: unknown tta_cfg keys '
+                             f'{sorted(unknown)}; expected {sorted(cfg)}')
         cfg.update(tta_cfg or {})
         super().__init__(tta_cfg=cfg, **kwargs)
         self.views_per_batch = max(1, int(views_per_batch))
@@ -112,14 +127,16 @@ class WBFTTAModel(DetTTAModel):
     def _merge_single_sample(
             self, data_samples: List[DetDataSample]) -> DetDataSample:
         """Map each view back to the original image and fuse with WBF."""
+        cfg = self.tta_cfg
         boxes, scores, labels = [], [], []
         for ds in data_samples:
             pred = ds.pred_instances
+            if cfg['view_score_thr'] is not None:
+                pred = pred[pred.scores > cfg['view_score_thr']]
             boxes.append(
                 self.merge_aug_bboxes([pred.bboxes], None, [ds.metainfo]))
             scores.append(pred.scores)
             labels.append(pred.labels)
-        cfg = self.tta_cfg
         ori_h, ori_w = data_samples[0].metainfo['ori_shape'][:2]
         fb, fs, fl = fuse_views(
             [b.detach().cpu().numpy() for b in boxes],
@@ -132,6 +149,14 @@ class WBFTTAModel(DetTTAModel):
             weights=cfg['weights'])
         keep = fs >= cfg['score_thr']
         fb, fs, fl = fb[keep], fs[keep], fl[keep]
+        if cfg['nms_iou_thr'] is not None and len(fb):
+            _, keep = batched_nms(
+                torch.as_tensor(fb, dtype=torch.float32),
+                torch.as_tensor(fs, dtype=torch.float32),
+                torch.as_tensor(fl, dtype=torch.long),
+                dict(type='nms', iou_threshold=cfg['nms_iou_thr']))
+            keep = keep.numpy()
+            fb, fs, fl = fb[keep], fs[keep], fl[keep]
         order = fs.argsort()[::-1][:cfg['max_per_img']].copy()
         device = boxes[0].device
         results = InstanceData()

@@ -9,6 +9,8 @@ images per batch, the demo data paths. The experiment's own parts (start
 criterion, pseudo labels, synthesis) are kept as they are.
 """
 import copy
+import json
+import math
 import os.path as osp
 from typing import Optional, Tuple
 
@@ -17,6 +19,8 @@ from mmengine.config import Config, ConfigDict
 __all__ = ['apply_cpu_scale', 'DEMO_ROOT']
 
 DEMO_ROOT = 'demo/data'
+CPU_WARMUP_ITERS = 20
+CPU_MAX_EPOCHS = 20
 
 
 def _pipelines(cfg):
@@ -58,7 +62,10 @@ def apply_cpu_scale(cfg: Config,
         weak_ann (str, optional): Initial target labels. Defaults to the
             shipped ``{demo_root}/target/train_weak.json``.
         batch_per_source (int): Images per source per batch. Defaults to 2.
-        max_epochs (int, optional): Epochs; None keeps the config's.
+        max_epochs (int, optional): Epochs (each one pass over the demo
+            target crops). Defaults to None: :data:`CPU_MAX_EPOCHS`. A start
+            criterion's cap (``max_start_epoch``) becomes at most half of
+            them, so correction runs at CPU scale too.
         workers (int): Dataloader workers (persistent if > 0).
 
     Returns:
@@ -90,6 +97,11 @@ def apply_cpu_scale(cfg: Config,
     tl.persistent_workers = workers > 0
     if 'batch_size' in tl.get('sampler', {}):
         tl.sampler.batch_size = batch
+    if 'iters_per_epoch' in tl.get('sampler', {}):
+        tl.sampler.iters_per_epoch = None  # an epoch: one pass over target
+    with open(weak_ann) as f:
+        iters_per_epoch = math.ceil(
+            len(json.load(f)['images']) / batch_per_source)
     target, source = tl.dataset.datasets
     target.update(data_root=None, ann_file=weak_ann,
                   data_prefix=dict(img=t_root + '/'))
@@ -108,10 +120,9 @@ def apply_cpu_scale(cfg: Config,
     for h in cfg.get('custom_hooks', []):
         if 'scale' in h:
             h['scale'] = tuple(scale)
-        if h.get('type') == 'PseudoLabelHook':
-            # a random-init ResNet-18 rarely scores above 0.5: measured on
-            # the demo crops, its TTA+WBF labels have their best F1 at 0.3
-            h['score_thr'] = min(h.get('score_thr', 0.5), 0.3)
+        if 'warmup_epochs' in h:  # ADELE: the CPU warm-up's epochs
+            h['warmup_epochs'] = math.ceil(CPU_WARMUP_ITERS /
+                                           iters_per_epoch)
         if 'dataloader' in h:  # source "validation" = the demo source set
             h['dataloader']['num_workers'] = 0
             h['dataloader']['persistent_workers'] = False
@@ -121,14 +132,18 @@ def apply_cpu_scale(cfg: Config,
                 data_prefix=dict(img=s_root + '/'))
     for pipe in _pipelines(cfg):
         _resize(pipe, scale)
-    if max_epochs is not None:
-        cfg.train_cfg.max_epochs = max_epochs
-        cfg.train_cfg.val_interval = max_epochs
+    max_epochs = CPU_MAX_EPOCHS if max_epochs is None else max_epochs
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = max_epochs
+    for h in cfg.get('custom_hooks', []):
+        if h.get('max_start_epoch') is not None:
+            h['max_start_epoch'] = min(h['max_start_epoch'],
+                                       max(1, max_epochs // 2))
     # random init needs a higher lr and a short warm-up to move in minutes
     cfg.optim_wrapper.optimizer.lr = 0.01
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-             end=20)
+             end=CPU_WARMUP_ITERS)
     ]
     cfg.default_hooks.logger.interval = 5
     cfg.log_processor = ConfigDict(type='LogProcessor', window_size=5,

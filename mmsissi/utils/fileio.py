@@ -7,10 +7,14 @@ import os.path as osp
 import tempfile
 from typing import Callable, IO
 
-__all__ = ['atomic_write', 'atomic_dump_json', 'atomic_write_text']
+__all__ = [
+    'atomic_write', 'atomic_dump_json', 'atomic_write_text',
+    'atomic_torch_save'
+]
 
 
-def atomic_write(path: str, write: Callable[[IO[str]], None]) -> None:
+def atomic_write(path: str, write: Callable[[IO], None],
+                 binary: bool = False) -> None:
     """Write a text file atomically: ``write(f)`` fills a temporary file in
     the destination folder, which then replaces ``path`` (``os.replace``).
     On any failure the temporary file is removed and ``path`` is untouched.
@@ -18,6 +22,7 @@ def atomic_write(path: str, write: Callable[[IO[str]], None]) -> None:
     Args:
         path (str): Destination (parent folders are created).
         write (Callable): Writes the content into the open file.
+        binary (bool): Open the file in binary mode. Defaults to False.
     """
     path = osp.abspath(path)
     folder = osp.dirname(path)
@@ -28,7 +33,8 @@ def atomic_write(path: str, write: Callable[[IO[str]], None]) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the umask
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
+        kw = {} if binary else dict(encoding='utf-8', newline='')
+        with os.fdopen(fd, 'wb' if binary else 'w', **kw) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -47,3 +53,9 @@ def atomic_dump_json(obj, path: str) -> None:
 def atomic_write_text(text: str, path: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_torch_save(obj, path: str) -> None:
+    """``torch.save(obj)`` to ``path`` atomically."""
+    import torch
+    atomic_write(path, lambda f: torch.save(obj, f), binary=True)

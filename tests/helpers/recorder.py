@@ -1,5 +1,6 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """A test hook recording the labels each training batch really carried."""
+import hashlib
 import json
 import os.path as osp
 
@@ -11,8 +12,9 @@ from mmengine.hooks import Hook
 @HOOKS.register_module()
 class LabelRecorderHook(Hook):
     """Writes ``{work_dir}/seen_rank{r}.json``: per epoch, per target image,
-    the boxes (in original pixels) and the ``sissi_synth`` flag that reached
-    the model."""
+    the boxes (in original pixels), the ``sissi_synth`` flag and the md5 of
+    the input image that reached the model; per epoch under ``'source'``,
+    the md5 of every source image's input."""
 
     priority = 'LOWEST'
 
@@ -23,15 +25,19 @@ class LabelRecorderHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         ep = str(runner.epoch + 1)
-        for ds in data_batch['data_samples']:
+        for img, ds in zip(data_batch['inputs'], data_batch['data_samples']):
+            md5 = hashlib.md5(img.cpu().numpy().tobytes()).hexdigest()
             if self.marker not in ds.img_path:
+                self.seen.setdefault('source', {}).setdefault(
+                    ep, {})[ds.img_path] = md5
                 continue
             sx, sy = ds.scale_factor
             b = ds.gt_instances.bboxes.tensor.clone()
             b[:, 0::2] /= sx
             b[:, 1::2] /= sy
             self.seen.setdefault(ep, {})[str(ds.img_id)] = dict(
-                boxes=b.tolist(), synth=ds.metainfo.get('sissi_synth'))
+                boxes=b.tolist(), synth=ds.metainfo.get('sissi_synth'),
+                md5=md5)
 
     def after_train_epoch(self, runner):
         path = osp.join(runner.work_dir, f'seen_rank{get_rank()}.json')

@@ -4,7 +4,7 @@ from mmengine.config import Config
 
 from mmsissi.utils import apply_cpu_scale
 
-DEMO_CONFIG = 'configs/demo/baseline_r18_256_cpu.py'
+DEMO_CONFIG = 'configs/demo/supervised_r18_256_cpu.py'
 SCALE = (128, 128)
 
 
@@ -47,8 +47,9 @@ def tiny_cfg(work_dir, weak_ann, epochs=1, config=DEMO_CONFIG, workers=0,
         pipe = [
             dict(type='LoadCellImageFromFile'),
             dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='SeamlessSynth'),
             dict(type='Resize', scale=SCALE, keep_ratio=True),
-            dict(type='SeamlessSynth', blur='weak'),
+            dict(type='SanitizeBoxes'),
             dict(type='PackDetInputs',
                  meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                             'scale_factor', 'flip', 'flip_direction',

@@ -22,7 +22,7 @@ from mmsissi.apis import (CellCounter, CountingWarning, count_folder,
                           to_detector_image)
 from mmsissi.utils import apply_cpu_scale
 
-DEMO_CONFIG = 'configs/demo/baseline_r18_256_cpu.py'
+DEMO_CONFIG = 'configs/demo/supervised_r18_256_cpu.py'
 BIG = (1100, 1500)  # h, w of the large test image
 
 
@@ -324,6 +324,7 @@ def test_count_folder_errors(tmp_path, image_folder):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs a real (untrained) detector
 def test_init_counter_cpu_scale(tiny_model):
     _, ckpt = tiny_model
     counter = init_counter(DEMO_CONFIG, ckpt, device='cpu', cpu_scale=True,
@@ -338,6 +339,7 @@ def test_init_counter_cpu_scale(tiny_model):
         init_counter(DEMO_CONFIG, ckpt + '.missing', device='cpu')
 
 
+@pytest.mark.slow  # runs a real (untrained) detector
 def test_auto_tile_factor_from_the_checkpoint_config(tmp_path, tiny_model):
     """'auto' prefers the training config saved in the checkpoint (e.g.
     trained with --cfg-options pointing at other images) to CONFIG's."""
@@ -370,6 +372,7 @@ def test_auto_tile_factor_from_the_checkpoint_config(tmp_path, tiny_model):
     assert 'nope.json' in counter.describe()
 
 
+@pytest.mark.slow  # runs a real (untrained) detector
 def test_single_pass_matches_the_test_pipeline(tiny_model, demo_data):
     """An image near the training size gets exactly what tools/test.py
     gives it: the config's own test pipeline, reading the file."""
@@ -413,6 +416,7 @@ def _iou_matrix(a, b):
     return inter / (area_a[:, None] + area_b[None] - inter)
 
 
+@pytest.mark.slow  # runs a real (untrained) detector
 def test_cli_counts_a_folder(tmp_path, tiny_model, image_folder):
     cfg, ckpt = tiny_model
     out = tmp_path / 'cli'

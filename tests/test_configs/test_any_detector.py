@@ -76,6 +76,7 @@ def _record_synth_flag(cfg):
                                   'flip_direction', 'sissi_synth')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', list(DETECTORS))
 def test_a_sissi_s_runs_on_detector(name, tmp_path, demo_data):
     det, _, _ = DETECTORS[name]
@@ -89,7 +90,8 @@ def test_a_sissi_s_runs_on_detector(name, tmp_path, demo_data):
         if h['type'] == 'PseudoLabelHook':
             # 2 views; at most 100 labels per image keep synthesis cheap
             h.update(scale_factors=(1.0, ), flips=('none', 'vertical'),
-                     score_thr=0.001, max_per_img=100)
+                     tta_cfg=dict(view_score_thr=None, score_thr=0.001,
+                                  skip_box_thr=0.0, max_per_img=100))
     # a few-epoch random-init one-stage head scores ~0.01 (focal prior):
     # keep its boxes, so the pseudo labels are not empty
     cfg.model.test_cfg.score_thr = 0.001

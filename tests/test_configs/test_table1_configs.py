@@ -7,10 +7,12 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmsissi.engine.hooks.pseudo_label_hook import AUTHORS_FUSION
 from tests.helpers.tiny import tiny_cfg
 
 ROWS = {
-    'baseline': (None, None),
+    'supervised': (None, None),
+    'baseline': ('ValLossStartHook', False),
     'sissi_w': ('ValLossStartHook', 'weak'),
     'sissi_s': ('ValLossStartHook', 'strong'),
     'plain_a': ('ADELEHook', False),
@@ -22,12 +24,24 @@ ROWS = {
 @pytest.mark.parametrize('name', list(ROWS))
 def test_config_says_the_experiment(name):
     cfg = Config.fromfile(f'configs/sissi/{name}.py')
-    base = Config.fromfile('configs/sissi/baseline.py')
-    # the same detector, data and schedule as the baseline
+    base = Config.fromfile('configs/sissi/supervised.py')
+    # the same detector, data and schedule in every row
     for key in ('model', 'train_dataloader', 'optim_wrapper', 'train_cfg',
                 'test_evaluator', 'load_from'):
         assert cfg[key] == base[key], key
     assert cfg.model.roi_head.bbox_head.num_classes == 1
+    assert cfg.model.backbone.frozen_stages == -1  # no frozen layer (4.1)
+    # the authors' schedule: ~8,000 iterations, relabelled every 56
+    assert cfg.train_dataloader.sampler.iters_per_epoch == 56
+    assert cfg.train_cfg.max_epochs == 8000 // 56 + 1
+    # synthesis at native resolution: before the resize, no blur of its own
+    pipe = [t['type'] for t in
+            cfg.train_dataloader.dataset.datasets[0].pipeline]
+    assert pipe.index('SeamlessSynth') < pipe.index('Resize')
+    synth_t = cfg.train_dataloader.dataset.datasets[0].pipeline[
+        pipe.index('SeamlessSynth')]
+    assert synth_t.get('blur') is None
+    assert pipe[-2:] == ['SanitizeBoxes', 'PackDetInputs']
     assert cfg.model.test_cfg.rcnn.max_per_img >= 300
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == (
@@ -40,10 +54,17 @@ def test_config_says_the_experiment(name):
         assert not hooks
     else:
         assert set(hooks) == {criterion, 'PseudoLabelHook'}
-        assert hooks['PseudoLabelHook']['synthesize'] == synth
+        assert hooks['PseudoLabelHook']['synthesize'] is synth or \
+            hooks['PseudoLabelHook']['synthesize'] == synth
         assert hooks['PseudoLabelHook'].get('start_epoch') is None
+        # the fusion the authors ran, stated in the config
+        assert hooks['PseudoLabelHook']['tta_cfg'] == AUTHORS_FUSION
+        assert hooks[criterion]['max_start_epoch'] == 100
+        if criterion == 'ADELEHook':
+            assert hooks[criterion]['warmup_epochs'] == 2  # 100 its / 56
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', list(ROWS))
 def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
     criterion, synth = ROWS[name]
@@ -54,7 +75,7 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
             h['max_start_epoch'] = 1  # force the start to test the loop
         if h['type'] == 'PseudoLabelHook':
             h.update(scale_factors=(1.0, ), flips=('none', 'vertical'),
-                     score_thr=0.05)
+                     tta_cfg=dict(score_thr=0.05))
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()
@@ -64,6 +85,11 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
         assert not (tmp_path / 'labels').exists()
         return
     assert runner.message_hub.get_info('sissi/start_epoch') == 1
+    start = json.load(open(tmp_path / 'sissi_start.json'))
+    assert start['epoch'] == 1 and start['criterion'] == criterion
+    # a 1-epoch history cannot meet either criterion: the cap forced it
+    assert start['cause'] == 'cap'
+    assert runner.message_hub.get_info('sissi/start_cause') == 'cap'
     index = json.load(open(tmp_path / 'labels' / 'index.json'))
     assert index['epoch'] == 2 and index['synthesize'] == synth
     if criterion == 'ADELEHook':
@@ -76,7 +102,8 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
 def test_demo_config_datasets_build():
     """The demo config as shipped (no overrides) finds all its files."""
     from mmdet.registry import DATASETS
-    cfg = Config.fromfile('configs/demo/baseline_r18_256_cpu.py')
+    cfg = Config.fromfile('configs/demo/supervised_r18_256_cpu.py')
+    assert not cfg.get('custom_hooks')  # the demo is the supervised row
     cfg.train_dataloader.dataset.datasets[0].ann_file = \
         'demo/data/target/train_weak.json'
     sizes = [len(DATASETS.build(d))

@@ -15,7 +15,10 @@ from mmengine.runner import Runner
 
 import tests.helpers.recorder  # noqa: F401  registers LabelRecorderHook
 from mmsissi.datasets import LabelStore
-from tests.helpers.tiny import tiny_cfg
+from mmsissi.structures import sanitize_boxes
+from tests.helpers.tiny import SCALE, tiny_cfg
+
+pytestmark = pytest.mark.slow  # real Runner runs
 
 
 def _md5(path):
@@ -26,13 +29,23 @@ def _initial(demo_data):
     return demo_data / 'target' / 'train_manual.json'
 
 
-def _boxes_by_id(coco):
-    out = {}
+def _boxes_by_id(coco, trained=True):
+    """Boxes per image id; ``trained``: only those that reach the model,
+    i.e. that pass the box rule at the training scale (SanitizeBoxes after
+    Resize to SCALE)."""
+    out, size = {}, {}
     for i in coco['images']:
         out[str(i['id'])] = []
+        size[str(i['id'])] = (i['width'], i['height'])
     for a in coco['annotations']:
         x, y, w, h = a['bbox']
         out[str(a['image_id'])].append([x, y, x + w, y + h])
+    if trained:
+        for k, b in out.items():
+            w, h = size[k]
+            s = min(SCALE[0] / w, SCALE[1] / h)
+            keep = sanitize_boxes(np.asarray(b).reshape(-1, 4) * s)[1]
+            out[k] = np.asarray(b).reshape(-1, 4)[keep].tolist()
     return out
 
 
@@ -52,8 +65,10 @@ def relabel_run(tmp_path_factory, demo_data):
     cfg = tiny_cfg(
         work, initial, epochs=3, workers=2, deterministic_pipeline=True,
         hooks=[
-            dict(type='PseudoLabelHook', start_epoch=2, score_thr=0.0,
-                 synthesize='weak'),
+            # every fused box, no NMS: the mechanics, not the fusion
+            dict(type='PseudoLabelHook', start_epoch=2, synthesize='weak',
+                 tta_cfg=dict(score_thr=0.0, skip_box_thr=0.0,
+                              nms_iou_thr=None)),
             dict(type='LabelRecorderHook'),
         ])
     runner = Runner.from_cfg(cfg)
@@ -78,10 +93,18 @@ def test_pseudo_labels_reach_persistent_workers(relabel_run):
     store = work / 'labels'
     index = json.load(open(store / 'index.json'))
     assert index == dict(version=1, epoch=3, file='epoch_3.json',
-                         synthesize='weak')
+                         synthesize='weak', dropped=index['dropped'])
+    assert isinstance(index['dropped'], int) and index['dropped'] >= 0
     assert sorted(os.listdir(store)) == ['epoch_3.json', 'index.json']
     labels = json.load(open(store / 'epoch_3.json'))
     assert {a['category_id'] for a in labels['annotations']} <= {1}
+    # the box rule: every written box is >= 1 px and inside its image
+    size = {i['id']: (i['width'], i['height']) for i in labels['images']}
+    for a in labels['annotations']:
+        x, y, w, h = a['bbox']
+        iw, ih = size[a['image_id']]
+        assert w >= 1 and h >= 1 and x >= 0 and y >= 0
+        assert x + w <= iw + 0.01 and y + h <= ih + 0.01
     assert all('score' in a for a in labels['annotations'])
     want = _boxes_by_id(labels)
     seen = json.load(open(work / 'seen_rank0.json'))['3']
@@ -91,32 +114,75 @@ def test_pseudo_labels_reach_persistent_workers(relabel_run):
         _assert_same_boxes(rec['boxes'], want[img_id], atol=1.0)
         assert rec['synth'] == 'weak'
         n += len(rec['boxes'])
-    assert n == len(labels['annotations']) > 0
+    assert n == sum(len(b) for b in want.values()) > 0
+
+
+def test_synthesis_on_target_images_only(relabel_run):
+    """With a deterministic pipeline an image's input is the same every
+    epoch unless synthesis changes it: target inputs change from the first
+    epoch with synthesis on (epoch 3), source inputs never do."""
+    work, _, _ = relabel_run
+    seen = json.load(open(work / 'seen_rank0.json'))
+    for img_id, rec in seen['1'].items():
+        assert seen['2'][img_id]['md5'] == rec['md5']  # synthesis off
+    def synthesizable(boxes):  # SeamlessSynth skips boxes under 2 px
+        b = np.asarray(boxes).reshape(-1, 4)
+        return ((b[:, 2:] - b[:, :2]) >= 2).all(axis=1).any()
+
+    changed = [seen['3'][k]['md5'] != rec['md5']
+               for k, rec in seen['1'].items()
+               if synthesizable(seen['3'][k]['boxes'])]
+    assert len(changed) >= 6 and all(changed)
+    source = seen['source']
+    paths = set(source['1']) | set(source['2']) | set(source['3'])
+    assert len(paths) >= 10
+    for path in paths:
+        md5s = {source[ep][path] for ep in '123' if path in source[ep]}
+        assert len(md5s) == 1, path
 
 
 def test_no_cap_more_boxes_than_weak(relabel_run, demo_data):
     work, initial, _ = relabel_run
-    weak = _boxes_by_id(json.load(open(initial)))
-    new = _boxes_by_id(json.load(open(work / 'labels' / 'epoch_3.json')))
+    weak = _boxes_by_id(json.load(open(initial)), trained=False)
+    new = _boxes_by_id(json.load(open(work / 'labels' / 'epoch_3.json')),
+                       trained=False)
     # an untrained detector at score_thr 0 proposes many boxes: images gain
     # more boxes than they had (the original code capped at the weak count)
     assert sum(len(new[k]) > len(weak[k]) for k in weak) >= 1
 
 
 def test_zero_detections_everywhere(tmp_path, demo_data):
-    cfg = tiny_cfg(
-        tmp_path, _initial(demo_data), epochs=2,
-        hooks=[
-            dict(type='PseudoLabelHook', start_epoch=1, score_thr=1.01,
-                 scale_factors=(1.0, ), flips=('none', 'horizontal')),
-            dict(type='LabelRecorderHook'),
-        ])
+    """An image whose fused set is empty keeps its previous labels (here:
+    every image, so the epoch's labels are the weak ones) instead of being
+    trained as pure background; with keep_previous_if_empty=False it
+    trains on no labels."""
+    initial = _initial(demo_data)
+    hooks = [
+        dict(type='PseudoLabelHook', start_epoch=1,
+             tta_cfg=dict(score_thr=1.01), scale_factors=(1.0, ),
+             flips=('none', 'horizontal')),
+        dict(type='LabelRecorderHook'),
+    ]
+    cfg = tiny_cfg(tmp_path / 'keep', initial, epochs=2, hooks=hooks)
     Runner.from_cfg(cfg).train()
-    labels = json.load(open(tmp_path / 'labels' / 'epoch_2.json'))
+    labels = json.load(open(tmp_path / 'keep' / 'labels' / 'epoch_2.json'))
+    weak = json.load(open(initial))
+    assert len(labels['images']) == 12
+    assert _boxes_by_id(labels, False).keys() == _boxes_by_id(weak).keys()
+    for k, b in _boxes_by_id(weak, trained=False).items():
+        _assert_same_boxes(_boxes_by_id(labels, False)[k], b, atol=0.01)
+    log = open(next((tmp_path / 'keep').rglob('*.log'))).read()
+    assert '12 image(s) with an empty fused set kept their previous' in log
+
+    hooks[0]['keep_previous_if_empty'] = False
+    cfg = tiny_cfg(tmp_path / 'empty', initial, epochs=2, hooks=hooks)
+    Runner.from_cfg(cfg).train()
+    labels = json.load(open(tmp_path / 'empty' / 'labels' /
+                            'epoch_2.json'))
     assert len(labels['images']) == 12 and labels['annotations'] == []
-    seen = json.load(open(tmp_path / 'seen_rank0.json'))['2']
+    seen = json.load(open(tmp_path / 'empty' / 'seen_rank0.json'))['2']
     assert all(len(r['boxes']) == 0 for r in seen.values())
-    assert (tmp_path / 'epoch_2.pth').is_file()
+    assert (tmp_path / 'empty' / 'epoch_2.pth').is_file()
 
 
 def test_label_store_atomic_and_versioned(tmp_path, monkeypatch):
@@ -161,7 +227,8 @@ def test_ddp_ranks_train_on_the_same_labels(tmp_path, demo_data):
         tmp_path, _initial(demo_data), epochs=2,
         deterministic_pipeline=True,
         hooks=[
-            dict(type='PseudoLabelHook', start_epoch=1, score_thr=0.0,
+            dict(type='PseudoLabelHook', start_epoch=1,
+                 tta_cfg=dict(score_thr=0.0),
                  scale_factors=(1.0, 0.8), flips=('none', 'vertical')),
             dict(type='LabelRecorderHook'),
         ])

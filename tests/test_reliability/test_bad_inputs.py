@@ -73,12 +73,14 @@ def _weak_with_bad_boxes(demo_data, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_odd_weak_boxes_train_and_relabel(tmp_path, demo_data):
     """Zero boxes, 1,000 boxes, out-of-bounds / inverted / zero-area boxes:
     training and a pseudo-label pass with synthesis run through."""
     weak = _weak_with_bad_boxes(demo_data, tmp_path)
     cfg = tiny_cfg(tmp_path / 'w', weak, epochs=2, hooks=[
-        dict(type='PseudoLabelHook', start_epoch=1, score_thr=0.0,
+        dict(type='PseudoLabelHook', start_epoch=1,
+             tta_cfg=dict(score_thr=0.0),
              scale_factors=(1.0, ), flips=('none', ), synthesize='strong')
     ])
     Runner.from_cfg(cfg).train()
@@ -86,6 +88,7 @@ def test_odd_weak_boxes_train_and_relabel(tmp_path, demo_data):
     assert json.load(open(weak))  # the weak file is untouched and valid
 
 
+@pytest.mark.slow
 def test_empty_target_set_names_file(tmp_path, demo_data):
     coco = json.load(open(demo_data / 'target' / 'train_weak.json'))
     coco.update(images=[], annotations=[])
@@ -96,6 +99,7 @@ def test_empty_target_set_names_file(tmp_path, demo_data):
         Runner.from_cfg(cfg).train()
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_clear_error(tmp_path, demo_data):
     cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
                    epochs=2)

@@ -88,6 +88,7 @@ def test_ranks_disagreeing_on_labels_are_stopped(tmp_path):
         hook._check_ranks_agree(runner, path)  # agreeing ranks pass
 
 
+@pytest.mark.slow
 def test_real_ddp_divergence_is_caught(tmp_path, demo_data):
     """A real 2-process gloo run where rank 1 would train on other labels
     stops with a clear error instead of silently diverging."""
@@ -96,7 +97,8 @@ def test_real_ddp_divergence_is_caught(tmp_path, demo_data):
     cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
                    epochs=2, hooks=[
                        dict(type='DivergentPseudoLabelHook', start_epoch=1,
-                            score_thr=0.05, scale_factors=(1.0, ),
+                            tta_cfg=dict(score_thr=0.05),
+                            scale_factors=(1.0, ),
                             flips=('none', ))
                    ])
     cfg.custom_imports = dict(imports=['mmsissi', 'tests.helpers.recorder'],

@@ -15,10 +15,11 @@ metainfo = dict(classes=('cell', ))
 train_pipeline = [
     dict(type='LoadCellImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
+    # SISSI synthetic-like images, at the image's native resolution: a
+    # no-op until label correction starts; the blur is the one the row's
+    # PseudoLabelHook(synthesize=...) names (configured there only)
+    dict(type='SeamlessSynth'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
-    # SISSI synthetic-like images: a no-op until label correction starts
-    # (the PseudoLabelHook's label store switches it on, weak or strong)
-    dict(type='SeamlessSynth', blur='weak'),
     dict(type='RandomChannelShuffle', prob=0.5),
     dict(type='RandomGaussianBlur', kernel_range=(3, 7), prob=0.3),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -36,7 +37,9 @@ train_pipeline = [
                 max_shear_degree=0.0,
                 border_val=(128, 128, 128))
         ]),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(2, 2), keep_empty=True),
+    # the project's box rule on what synthesis and augmentation left:
+    # clipped to the image, >= 1 px wide and high (mmsissi.structures)
+    dict(type='SanitizeBoxes'),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [

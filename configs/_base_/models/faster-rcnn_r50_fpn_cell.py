@@ -6,6 +6,7 @@ model = dict(
     # COCO checkpoint in `load_from` (default_runtime) replaces all weights
     # anyway. A direct URL, so torchvision is not needed.
     backbone=dict(
+        frozen_stages=-1,  # paper 4.1: "We do not freeze any layer"
         init_cfg=dict(
             type='Pretrained',
             checkpoint='https://download.pytorch.org/models/'

@@ -33,6 +33,12 @@ class BalancedMultiSourceSampler(MultiSourceSampler):
       :class:`torch.utils.data.DistributedSampler`) unless ``drop_last``;
       the cycling sources are split across ranks the same way.
 
+    With ``iters_per_epoch`` an epoch is instead a fixed number of batches,
+    whatever the target set's size (e.g. the authors' relabel interval of
+    56 iterations): the epoch source then cycles through its reshuffled
+    permutations like the others, split across ranks without overlap, so
+    every target image is seen equally often over time.
+
     Everything is a pure function of ``(seed, epoch, rank)``, so resuming at
     epoch ``e`` reproduces the uninterrupted run's batches.
 
@@ -53,6 +59,8 @@ class BalancedMultiSourceSampler(MultiSourceSampler):
             Defaults to 0 (the target set).
         drop_last (bool): Drop the incomplete last batch of the epoch
             source instead of completing it. Defaults to False.
+        iters_per_epoch (int, optional): Batches per epoch and rank; None
+            (default) makes an epoch one pass over the epoch source.
     """
 
     def __init__(self,
@@ -62,7 +70,8 @@ class BalancedMultiSourceSampler(MultiSourceSampler):
                  shuffle: bool = True,
                  seed: Optional[int] = None,
                  epoch_source: int = 0,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False,
+                 iters_per_epoch: Optional[int] = None) -> None:
         if source_ratio is None:
             source_ratio = [1] * len(getattr(dataset, 'datasets', [1, 1]))
         super().__init__(
@@ -92,6 +101,13 @@ class BalancedMultiSourceSampler(MultiSourceSampler):
         self.epoch_source = epoch_source
         self.drop_last = drop_last
         self.epoch = 0
+        self.iters_per_epoch = iters_per_epoch
+        if iters_per_epoch is not None:
+            if int(iters_per_epoch) < 1:
+                raise ValueError(f'iters_per_epoch must be >= 1, got '
+                                 f'{iters_per_epoch}')
+            self.num_batches = int(iters_per_epoch)
+            return
         n_epoch = self.num_per_source[epoch_source] * self.world_size
         size = self.sizes[epoch_source]
         if drop_last:
@@ -148,7 +164,7 @@ class BalancedMultiSourceSampler(MultiSourceSampler):
     def __iter__(self) -> Iterator[int]:
         per_source = []
         for source in range(len(self.sizes)):
-            if source == self.epoch_source:
+            if source == self.epoch_source and self.iters_per_epoch is None:
                 local = self._epoch_indices()
             else:
                 local = self._cycled_indices(source)

@@ -56,7 +56,12 @@ __all__ = ['SeamlessSynth']
 #: i.e. 3.5 for 21). The paper's strong setting reads "(12, 32)", which is
 #: no valid (odd) kernel size; we read it as sigma 12 with a 32-px kernel
 #: radius, i.e. a 65x65 kernel (+-2.7 sigma, a proper Gaussian).
-BLUR_PRESETS = {'weak': (21, 0.0), 'strong': (65, 12.0)}
+#: ``'reference'`` is the only blur in the authors' code: 71x71, sigma 30.
+BLUR_PRESETS = {'weak': (21, 0.0), 'strong': (65, 12.0),
+                'reference': (71, 30.0)}
+
+#: The blur of standalone use (``always=True``, nothing names a blur).
+DEFAULT_BLUR = 'weak'
 
 # Total window area, as a fraction of the full rectangle, above which one
 # solve on the whole rectangle is cheaper than many small ones.
@@ -429,23 +434,33 @@ class SeamlessSynth(BaseTransform):
     The transform is a no-op (``results['img']`` stays the very same array)
     unless synthesis is switched on, by ``always=True`` or by a truthy
     ``results['sissi_synth']`` (set in the data info by
-    :class:`SISSITargetDataset` once SISSI's label correction has started;
-    when it is a blur setting such as ``'strong'``, as
-    ``PseudoLabelHook(synthesize='strong')`` makes it, that blur is used
-    instead of ``blur``); it is also a no-op when there is no usable box
-    or when the random draw fails ``prob``.
+    :class:`SISSITargetDataset` once SISSI's label correction has started,
+    to the blur the row's ``PseudoLabelHook(synthesize=...)`` names, e.g.
+    ``'strong'``); it is also a no-op when there is no usable box or when
+    the random draw fails ``prob``.
+
+    **One place for the blur.** In a training pipeline leave ``blur``
+    unset: the blur is the one the row's ``PseudoLabelHook`` names. A
+    ``blur`` given here as well must agree with it, or the transform raises
+    (a row never trains with another blur than its config says).
+
+    Put it **before** ``Resize``: synthesis happens at the image's native
+    resolution, as in the authors' code, so the blur's size in pixels means
+    the same whatever the training scale.
 
     Required keys: ``img``, ``gt_bboxes`` (``HorizontalBoxes`` or an
     ``(N, 4)`` xyxy array). Optional key: ``sissi_synth``. Modified key:
     ``img`` (same shape and dtype; HxWx3 BGR, HxW or HxWx1 grey, any dtype).
 
     Args:
-        blur (str | tuple): ``'weak'`` (21x21 kernel, sigma derived by
-            OpenCV = 3.5), ``'strong'`` (65x65 kernel, sigma 12: the
-            paper's "(12, 32)" read as sigma 12 with a 32-px radius), or
+        blur (str | tuple, optional): ``'weak'`` (21x21 kernel, sigma
+            derived by OpenCV = 3.5), ``'strong'`` (65x65 kernel, sigma 12:
+            the paper's "(12, 32)" read as sigma 12 with a 32-px radius),
+            ``'reference'`` (71x71, sigma 30, the authors' code), or
             ``(kernel, sigma)`` (odd kernel; ``sigma=0`` derives it from the
             kernel, ``kernel=0`` derives the kernel from sigma). Defaults to
-            ``'weak'``.
+            None: the blur ``results['sissi_synth']`` names, or ``'weak'``
+            when nothing names one (standalone use).
         prob (float): Probability of applying when switched on.
             Defaults to 1.0.
         always (bool): Apply regardless of ``results['sissi_synth']``.
@@ -462,13 +477,14 @@ class SeamlessSynth(BaseTransform):
     """
 
     def __init__(self,
-                 blur: Union[str, Sequence[float]] = 'weak',
+                 blur: Union[str, Sequence[float], None] = None,
                  prob: float = 1.0,
                  always: bool = False,
                  min_box_size: float = 2,
                  margin: int = 48,
                  method: str = 'fast') -> None:
-        self.ksize, self.sigma = self._parse_blur(blur)
+        self.ksize, self.sigma = self.parse_blur(
+            DEFAULT_BLUR if blur is None else blur)
         self.blur = blur
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
@@ -484,7 +500,9 @@ class SeamlessSynth(BaseTransform):
         self.method = method
 
     @staticmethod
-    def _parse_blur(blur) -> Tuple[int, float]:
+    def parse_blur(blur) -> Tuple[int, float]:
+        """``(kernel, sigma)`` of a preset name or pair; ValueError if
+        invalid."""
         if isinstance(blur, str):
             if blur not in BLUR_PRESETS:
                 raise ValueError(f'unknown blur {blur!r}, expected one of '
@@ -518,7 +536,7 @@ class SeamlessSynth(BaseTransform):
                 configured one.
         """
         ksize, sigma = (self.ksize, self.sigma) if blur is None else \
-            self._parse_blur(blur)
+            self.parse_blur(blur)
         chans = _channels(img)
         if chans.shape[2] > 1 and _equal_channels(chans):
             # grey image loaded as BGR: blur and clone one channel only
@@ -547,8 +565,15 @@ class SeamlessSynth(BaseTransform):
         switch = results.get('sissi_synth', False)
         if not (self.always or switch):
             return results
-        # the label store may name the blur of the experiment
+        # the label store names the blur of the experiment (the row's hook)
         blur = switch if isinstance(switch, (str, list, tuple)) else None
+        if blur is not None and self.blur is not None and \
+                self.parse_blur(blur) != (self.ksize, self.sigma):
+            raise ValueError(
+                f'SeamlessSynth: the pipeline says blur={self.blur!r} but the '
+                f'label store (PseudoLabelHook(synthesize=...)) says '
+                f'{blur!r}; configure the blur in one place (leave the '
+                'pipeline transform without blur)')
         img = results.get('img')
         if img is None:
             return results

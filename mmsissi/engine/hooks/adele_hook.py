@@ -94,6 +94,9 @@ class ADELEHook(StartCriterionHook):
             early learning. Defaults to 0.9.
         min_points (int): Epochs of history needed before fitting.
             Defaults to 3.
+        warmup_epochs (int): The first epochs, trained under the learning
+            rate warm-up, are measured and plotted but left out of the fit
+            (their AP50 bends the early curve). Defaults to 0.
         scale (tuple[int, int]): Inference scale. Defaults to (512, 512).
         dataset_index (int): Target set index in the training datasets.
         weak_ann_file (str, optional): The initial weak labels; defaults to
@@ -112,6 +115,7 @@ class ADELEHook(StartCriterionHook):
     def __init__(self,
                  threshold: float = 0.9,
                  min_points: int = 3,
+                 warmup_epochs: int = 0,
                  scale: Tuple[int, int] = (512, 512),
                  dataset_index: int = 0,
                  weak_ann_file: Optional[str] = None,
@@ -123,6 +127,10 @@ class ADELEHook(StartCriterionHook):
         super().__init__(max_start_epoch, min_start_epoch)
         self.threshold = threshold
         self.min_points = max(3, int(min_points))
+        if warmup_epochs < 0:
+            raise ValueError(f'warmup_epochs must be >= 0, got '
+                             f'{warmup_epochs}')
+        self.warmup_epochs = int(warmup_epochs)
         self.scale = tuple(scale)
         self.dataset_index = dataset_index
         self.weak_ann_file = weak_ann_file
@@ -189,11 +197,12 @@ class ADELEHook(StartCriterionHook):
         hist = self._record(runner, epoch)
         fire = False
         t = np.arange(1, len(hist) + 1, dtype=np.float64)
-        ok = np.isfinite(hist)
+        ok = np.isfinite(hist) & (t > self.warmup_epochs)
         if ok.sum() < self.min_points:
             runner.logger.info(
-                f'ADELEHook: {int(ok.sum())} AP50 point(s), '
-                f'{self.min_points} needed before fitting')
+                f'ADELEHook: {int(ok.sum())} AP50 point(s) after the '
+                f'{self.warmup_epochs} warm-up epoch(s), {self.min_points} '
+                'needed before fitting')
         else:
             try:
                 params = fit_curve(t[ok], np.asarray(hist)[ok])

@@ -23,7 +23,19 @@ from mmsissi.models.wbf_tta import WBFTTAModel, sissi_tta_transforms
 from .utils import (build_target_loader, get_start_epoch, target_dataset,
                     unwrap_model)
 
-__all__ = ['PseudoLabelHook']
+__all__ = ['PseudoLabelHook', 'AUTHORS_FUSION']
+
+#: How the authors fused their pseudo labels: each view's boxes with score
+#: > 0.01; WBF (IoU 0.5, boxes under 0.25 skipped, average score); fused
+#: score >= 0.1; NMS at IoU 0.2; no cap on the count.
+AUTHORS_FUSION = dict(
+    view_score_thr=0.01,
+    iou_thr=0.5,
+    skip_box_thr=0.25,
+    conf_type='avg',
+    score_thr=0.1,
+    nms_iou_thr=0.2,
+    max_per_img=None)
 
 
 @HOOKS.register_module()
@@ -37,7 +49,7 @@ class PseudoLabelHook(Hook):
     test-time augmentation (``scale_factors`` x ``flips``, 20 views by
     default; each view really is resized), maps the views back to the image
     and fuses them with Weighted Boxes Fusion (:class:`WBFTTAModel`). The
-    fused boxes above ``score_thr`` *replace* the image's labels: an image
+    fused boxes (``tta_cfg``) *replace* the image's labels: an image
     may gain more boxes than it had weak boxes, and an image without weak
     boxes can gain some.
 
@@ -65,18 +77,22 @@ class PseudoLabelHook(Hook):
         flips (Sequence[str]): TTA flips. Defaults to
             ('none', 'horizontal', 'vertical', 'diagonal').
         views_per_batch (int): Views per forward pass. Defaults to 1.
-        iou_thr (float): WBF IoU threshold. Defaults to 0.5.
-        skip_box_thr (float): WBF drops view boxes below it. Defaults to
-            0.0.
-        conf_type (str): WBF score type. Defaults to 'avg'.
-        score_thr (float): Fused boxes below it are dropped. Defaults to
-            0.5.
-        max_per_img (int): Most labels per image. Defaults to 1000.
+        tta_cfg (dict, optional): How the views are fused
+            (:class:`WBFTTAModel`'s ``tta_cfg``), merged over the authors'
+            settings :data:`AUTHORS_FUSION`: each view's boxes with score
+            > 0.01, WBF with ``iou_thr`` 0.5, ``skip_box_thr`` 0.25 and
+            ``conf_type='avg'``, fused score >= 0.1, NMS at IoU 0.2, no cap
+            on the count. Defaults to None (those settings).
+        keep_previous_if_empty (bool): An image whose fused set comes out
+            empty keeps its previous labels (counted in the log line)
+            instead of being trained as pure background. Defaults to True.
         synthesize (bool | str | tuple): Make synthetic-like images
             (:class:`SeamlessSynth`) from the pseudo labels: False (Plain),
-            ``'weak'`` (SISSI(W)), ``'strong'`` (SISSI(S)), a
-            ``(kernel, sigma)`` blur, or True (the transform's own blur).
-            Defaults to False.
+            or the blur: ``'weak'`` (SISSI(W)), ``'strong'`` (SISSI(S)),
+            ``'reference'`` or a ``(kernel, sigma)`` pair. This is the one
+            place a row's blur is configured (the pipeline's
+            ``SeamlessSynth`` only marks where synthesis happens). Defaults
+            to False.
         num_workers (int): Dataloader workers of the relabelling pass.
             Defaults to 0.
         store_dir (str): Store folder, relative to the work dir. Defaults
@@ -98,11 +114,8 @@ class PseudoLabelHook(Hook):
                  flips: Sequence[str] = ('none', 'horizontal', 'vertical',
                                          'diagonal'),
                  views_per_batch: int = 1,
-                 iou_thr: float = 0.5,
-                 skip_box_thr: float = 0.0,
-                 conf_type: str = 'avg',
-                 score_thr: float = 0.5,
-                 max_per_img: int = 1000,
+                 tta_cfg: Optional[dict] = None,
+                 keep_previous_if_empty: bool = True,
                  synthesize=False,
                  num_workers: int = 0,
                  store_dir: str = 'labels',
@@ -113,9 +126,14 @@ class PseudoLabelHook(Hook):
         self.scale_factors = tuple(scale_factors)
         self.flips = tuple(flips)
         self.views_per_batch = views_per_batch
-        self.tta_cfg = dict(iou_thr=iou_thr, skip_box_thr=skip_box_thr,
-                            conf_type=conf_type, score_thr=score_thr,
-                            max_per_img=max_per_img)
+        self.tta_cfg = dict(AUTHORS_FUSION, **(tta_cfg or {}))
+        self.keep_previous_if_empty = keep_previous_if_empty
+        if synthesize is True:
+            raise ValueError(
+                "PseudoLabelHook: synthesize=True names no blur; give the "
+                "blur: 'weak', 'strong', 'reference' or (kernel, sigma)")
+        if synthesize:
+            SeamlessSynth.parse_blur(synthesize)  # fail early on a typo
         self.synthesize = synthesize
         self.num_workers = num_workers
         self.store_dir = store_dir
@@ -187,7 +205,8 @@ class PseudoLabelHook(Hook):
         t0 = time.time()
         target = self._target(runner)
         images = target.coco_images()
-        before = self._count_current(target)
+        previous = self._current_labels(target, images)
+        before = sum(len(b) for b, _ in previous.values())
         preds = self.predict_target(runner)
         self.last_predictions = preds
         missing = [i['id'] for i in images if i['id'] not in preds]
@@ -197,6 +216,11 @@ class PseudoLabelHook(Hook):
                 f'image(s) (ids {missing[:5]}) after gathering')
         boxes = {k: v['bboxes'] for k, v in preds.items()}
         scores = {k: v['scores'] for k, v in preds.items()}
+        kept = 0
+        if self.keep_previous_if_empty:
+            for k, (b, s) in previous.items():
+                if len(boxes[k]) == 0 and len(b):
+                    boxes[k], scores[k], kept = b, s, kept + 1
         path = [None]
         if is_main_process():
             path[0] = self.store.write(
@@ -209,15 +233,19 @@ class PseudoLabelHook(Hook):
         broadcast_object_list(path)
         self.store.refresh()
         self._check_ranks_agree(runner, path[0])
-        n_after = sum(len(b) for b in boxes.values())
+        n_after = sum(len(self.store.boxes(i['id'])) for i in images)
         all_scores = np.concatenate([s for s in scores.values()] +
                                     [np.zeros(0, np.float32)])
         runner.logger.info(
             f'PseudoLabelHook: epoch {runner.epoch + 1} labels: '
-            f'{before} -> {n_after} boxes on {len(images)} target images, '
+            f'{before} -> {n_after} boxes on {len(images)} target images '
+            f'({self.store.dropped} degenerate dropped; {kept} image(s) '
+            'with an empty fused set kept their previous labels), '
             f'mean score {all_scores.mean() if all_scores.size else 0:.3f}, '
             f'{time.time() - t0:.1f} s -> {path[0]}')
         runner.message_hub.update_info('sissi/num_pseudo_boxes', n_after)
+        runner.message_hub.update_info('sissi/num_dropped_boxes',
+                                       self.store.dropped)
         if is_main_process() and self.figure_images > 0:
             self._write_figures(runner, target, runner.epoch + 1)
 
@@ -247,8 +275,7 @@ class PseudoLabelHook(Hook):
             osp.join(fig_dir, 'pseudo_label_evolution.png'), images, history)
         mode = self.store.synthesize
         if mode:
-            synth = SeamlessSynth(blur=mode if isinstance(
-                mode, (str, list, tuple)) else 'weak')
+            synth = SeamlessSynth(blur=mode)
             latest = list(history.values())[-1]
             synthetic = [synth.synthesize(img, b) if len(b) else img
                          for img, b in zip(images, latest)]
@@ -271,12 +298,19 @@ class PseudoLabelHook(Hook):
                 f'{views}. Check that all ranks share the work dir '
                 f'{runner.work_dir} (same filesystem) and the same config.')
 
-    def _count_current(self, target) -> int:
+    def _current_labels(self, target, images) -> Dict[int, tuple]:
+        """``{img_id: (boxes, scores)}`` the target trains on now: the
+        store's, or the dataset's own (weak) labels before any pseudo
+        labels (score 1)."""
         store = self.store
         store.refresh()
         if store.active:
-            return sum(len(store.boxes(i['id'])) for i in
-                       target.coco_images())
-        return sum(
-            len(target.get_data_info(i)['instances'])
-            for i in range(len(target)))
+            return {i['id']: (store.boxes(i['id']), store.scores(i['id']))
+                    for i in images}
+        out = {}
+        for k in range(len(target)):
+            info = CellCocoDataset.get_data_info(target, k)
+            b = np.array([x['bbox'] for x in info['instances']],
+                         np.float32).reshape(-1, 4)
+            out[int(info['img_id'])] = (b, np.ones(len(b), np.float32))
+        return out

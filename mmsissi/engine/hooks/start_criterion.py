@@ -1,9 +1,12 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+import os.path as osp
 from typing import Optional
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from .utils import get_start_epoch, publish_start_epoch
+from mmsissi.utils.fileio import atomic_dump_json
+from .utils import CAUSE_KEY, get_start_epoch, publish_start_epoch
 
 __all__ = ['StartCriterionHook']
 
@@ -14,10 +17,15 @@ class StartCriterionHook(Hook):
     A criterion looks at the run after every training epoch and, once it
     decides, publishes the start epoch (the number of completed epochs) in
     the runner's MessageHub under ``'sissi/start_epoch'``, which
-    :class:`PseudoLabelHook` reads. The MessageHub is checkpointed, so a
-    resumed run keeps the decision. Once started, correction stays on.
+    :class:`PseudoLabelHook` reads, and its cause under
+    ``'sissi/start_cause'``: ``'criterion'`` when the criterion itself
+    fired, ``'cap'`` when ``max_start_epoch`` forced it. Both are logged and
+    written to ``{work_dir}/sissi_start.json`` (read by
+    ``benchmarks/table1.py``). The MessageHub is checkpointed, so a resumed
+    run keeps the decision. Once started, correction stays on.
 
-    Subclasses implement :meth:`decide` (return True to start now).
+    Subclasses implement :meth:`decide` (return True to start now) and may
+    override :meth:`on_start` (e.g. restore the best weights).
 
     Args:
         max_start_epoch (int, optional): Start at this epoch at the latest,
@@ -26,7 +34,9 @@ class StartCriterionHook(Hook):
             Defaults to 1.
     """
 
-    priority = 'LOW'  # after the checkpoint-independent NORMAL hooks
+    priority = 'LOW'  # after the NORMAL hooks, before CheckpointHook
+
+    START_FILE = 'sissi_start.json'
 
     def __init__(self, max_start_epoch: Optional[int] = None,
                  min_start_epoch: int = 1) -> None:
@@ -40,6 +50,10 @@ class StartCriterionHook(Hook):
         """Whether to start after ``epoch`` completed epochs."""
         raise NotImplementedError
 
+    def on_start(self, runner, epoch: int, cause: str) -> None:
+        """Called once when correction starts, before the start is
+        published and before this epoch's checkpoint is saved."""
+
     def after_train_epoch(self, runner) -> None:
         """Evaluate the criterion; publish the start epoch when it fires."""
         epoch = runner.epoch + 1  # completed epochs
@@ -47,20 +61,30 @@ class StartCriterionHook(Hook):
             self.observe_after_start(runner, epoch)
             return
         fire = self.decide(runner, epoch)
-        why = 'criterion met'
+        cause = 'criterion'
         if not fire and self.max_start_epoch is not None and \
                 epoch >= self.max_start_epoch:
-            fire, why = True, f'max_start_epoch={self.max_start_epoch}'
+            fire, cause = True, 'cap'
         if fire and epoch < self.min_start_epoch:
             runner.logger.info(
                 f'{type(self).__name__}: criterion met after epoch {epoch} '
                 f'but min_start_epoch={self.min_start_epoch}; waiting')
             return
         if fire:
+            self.on_start(runner, epoch, cause)
             publish_start_epoch(runner, epoch)
+            runner.message_hub.update_info(CAUSE_KEY, cause)
+            why = ('criterion met' if cause == 'criterion' else
+                   f'cap: max_start_epoch={self.max_start_epoch}')
             runner.logger.info(
                 f'{type(self).__name__}: label correction starts after '
                 f'epoch {epoch} ({why})')
+            if is_main_process():
+                atomic_dump_json(
+                    dict(epoch=epoch, cause=cause,
+                         criterion=type(self).__name__,
+                         max_start_epoch=self.max_start_epoch),
+                    osp.join(runner.work_dir, self.START_FILE))
 
     def observe_after_start(self, runner, epoch: int) -> None:
         """Called after each epoch once started (nothing by default)."""

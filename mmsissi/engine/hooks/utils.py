@@ -3,17 +3,21 @@
 import copy
 from typing import List
 
-from mmdet.registry import DATASETS
+from mmcv.transforms import LoadImageFromFile
+from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine.model import is_model_wrapper
 
 __all__ = [
-    'START_KEY', 'target_dataset', 'build_target_loader', 'unwrap_model',
-    'get_start_epoch', 'publish_start_epoch'
+    'START_KEY', 'CAUSE_KEY', 'target_dataset', 'build_target_loader',
+    'unwrap_model', 'get_start_epoch', 'publish_start_epoch',
+    'is_image_loader'
 ]
 
 #: MessageHub key under which a start criterion publishes the start epoch
 #: (number of completed epochs after which label correction is on).
 START_KEY = 'sissi/start_epoch'
+#: MessageHub key of the start's cause: ``'criterion'`` or ``'cap'``.
+CAUSE_KEY = 'sissi/start_cause'
 
 
 def get_start_epoch(runner):
@@ -43,6 +47,15 @@ def target_dataset(runner, index: int = 0, requires_store: bool = False):
     return target
 
 
+def is_image_loader(transform: dict) -> bool:
+    """Whether a transform config loads the image: mmcv's
+    ``LoadImageFromFile`` or any subclass (e.g. ``LoadCellImageFromFile``,
+    which converts 16-bit images as training sees them)."""
+    t = transform['type']
+    cls = t if isinstance(t, type) else TRANSFORMS.get(t)
+    return cls is not None and issubclass(cls, LoadImageFromFile)
+
+
 def unwrap_model(runner):
     model = runner.model
     return model.module if is_model_wrapper(model) else model
@@ -53,8 +66,9 @@ def build_target_loader(runner, index: int, pipeline_tail: List[dict],
     """An inference dataloader over the target training images.
 
     It reuses the target dataset's config (paths, prefixes, category map)
-    with ``LoadImageFromFile`` + ``pipeline_tail``, in test mode, sharded
-    across ranks by a non-shuffling ``DefaultSampler``.
+    with the training pipeline's own image loader (so images are read and
+    converted exactly as training reads them) + ``pipeline_tail``, in test
+    mode, sharded across ranks by a non-shuffling ``DefaultSampler``.
 
     Args:
         runner (Runner): The runner.
@@ -65,8 +79,7 @@ def build_target_loader(runner, index: int, pipeline_tail: List[dict],
     """
     cfg = copy.deepcopy(runner.cfg.train_dataloader.dataset)
     cfg = cfg.datasets[index] if 'datasets' in cfg else cfg
-    load = next((t for t in cfg['pipeline']
-                 if str(t['type']).endswith('LoadImageFromFile')),
+    load = next((t for t in cfg['pipeline'] if is_image_loader(t)),
                 dict(type='LoadImageFromFile'))
     cfg.update(type='CellCocoDataset', test_mode=True,
                pipeline=[load] + list(pipeline_tail))
