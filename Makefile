@@ -1,6 +1,7 @@
 # mmsissi set-up. Two commands do everything on a fresh machine:
 #   make demo   -> installs into .venv (if needed), then trains + evaluates the CPU demo
 #   make test   -> installs into .venv (if needed), then runs the test suite
+#   (make test-fast: the same without the real training runs, marked `slow`)
 # `make install` is idempotent: a second run installs nothing (stamp file).
 #
 # mmcv 2.1.0 ships only as source on PyPI. A prebuilt wheel is used when pip can
@@ -19,7 +20,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 STAMP := $(VENV)/.mmsissi-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test test-fast clean-venv
 
 install: $(STAMP)
 
@@ -46,6 +47,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# unit tests only (no real training runs): seconds to ~2 min on 2 cores
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

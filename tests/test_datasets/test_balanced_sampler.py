@@ -117,6 +117,80 @@ def test_ddp_split_patched(world):
             assert sum(i < 45 for i in b) == 4 and len(b) == 8
 
 
+def _ddp_streams(n_target, n_source, world, epochs, seed=11):
+    """Per epoch, per rank: the (target, source) local indices each rank's
+    sampler yields under a patched DDP rank / world size."""
+    samplers = []
+    for rank in range(world):
+        with mock.patch(MOD, return_value=(rank, world)):
+            samplers.append(
+                BalancedMultiSourceSampler(
+                    _concat(n_target, n_source), 8, seed=seed))
+    assert [(s.rank, s.world_size) for s in samplers] == [
+        (r, world) for r in range(world)]
+    out = []
+    for epoch in range(epochs):
+        ranks = []
+        for s in samplers:
+            s.set_epoch(epoch)
+            idx = list(s)
+            ranks.append(([i for i in idx if i < n_target],
+                          [i - n_target for i in idx if i >= n_target]))
+        out.append(ranks)
+    return out
+
+
+@pytest.mark.parametrize('world', [2, 3, 4])
+def test_ddp_source_indices_disjoint_across_ranks(world):
+    """Within an epoch no two ranks train on the same source image (the
+    source, 96 images, holds exactly two epochs' worth of draws over all
+    ranks: 48 per epoch for 45 target images and 4 + 4 per batch), and the
+    ranks together walk through whole permutations of the source."""
+    streams = _ddp_streams(45, 96, world, epochs=4)
+    for epoch, ranks in enumerate(streams):
+        sources = [src for _, src in ranks]
+        assert len({len(s) for s in sources}) == 1
+        flat = [i for s in sources for i in s]
+        assert len(flat) == 48
+        assert len(set(flat)) == len(flat), (
+            f'epoch {epoch}: ranks share source images')
+        for a in range(world):
+            for b in range(a + 1, world):
+                assert not set(sources[a]) & set(sources[b])
+        # the targets too (the padding of the last batches aside)
+        targets = [i for t, _ in ranks for i in t]
+        assert set(targets) == set(range(45))
+        assert len(targets) - len(set(targets)) == len(targets) - 45
+    # two consecutive epochs over all ranks = one whole source permutation
+    for e in (0, 2):
+        both = [i for ranks in streams[e:e + 2] for _, src in ranks
+                for i in src]
+        assert sorted(both) == list(range(96))
+
+
+@pytest.mark.parametrize('world', [2, 3])
+def test_ddp_source_stream_interleaves_ranks(world):
+    """Rank r's j-th source draw is element ``r + j * world_size`` of one
+    global stream of back-to-back permutations of the source, continued
+    across epochs: every source image once per cycle, over all ranks."""
+    n_source = 100
+    streams = _ddp_streams(45, n_source, world, epochs=5)
+    stream = []
+    for ranks in streams:
+        per_rank = [src for _, src in ranks]
+        for j in range(len(per_rank[0])):
+            stream += [per_rank[r][j] for r in range(world)]
+    assert len(stream) == 5 * 48
+    for k in range(len(stream) // n_source):
+        assert sorted(stream[k * n_source:(k + 1) * n_source]) == list(
+            range(n_source))
+    tail = stream[(len(stream) // n_source) * n_source:]
+    assert len(set(tail)) == len(tail)
+    # and it is the stream a single process would draw, in the same order
+    single = _ddp_streams(45, n_source, 1, epochs=1)[0][0][1]
+    assert stream[:len(single)] == single
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

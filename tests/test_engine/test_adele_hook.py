@@ -21,10 +21,40 @@ from tests.helpers.tiny import tiny_cfg
 
 PARAMS = [(0.8, 1.0, 3.0), (0.6, 0.7, 2.0), (0.9, 1.0, 6.0), (0.5, 0.5, 1.5)]
 
+# Known curves and the first epoch at which f' has fallen by 90% from epoch
+# 1, computed without ``curve_derivative``: for b == 1, f'(t) / f'(1) =
+# exp(-(t - 1) / c), so the knee is ceil(1 + c ln 10); for b != 1, by
+# central finite differences of ``curve_func`` (see ``_knee_fd``).
+KNOWN_KNEES = {
+    (0.8, 1.0, 1.0): 4,  # 1 + ln 10 = 3.30
+    (0.8, 1.0, 3.0): 8,  # 1 + 3 ln 10 = 7.91
+    (0.9, 1.0, 6.0): 15,  # 1 + 6 ln 10 = 14.8
+    (0.6, 0.7, 2.0): 9,
+    (0.5, 0.5, 1.5): 9,
+    (0.7, 0.9, 3.0): 10,
+    (0.7, 0.5, 3.0): 15,
+    (0.9, 0.8, 5.0): 18,
+}
+
+
+def _fd_derivative(t, a, b, c, h=1e-5):
+    """Central finite difference of ``curve_func`` (independent of
+    ``curve_derivative``)."""
+    t = np.asarray(t, np.float64)
+    return (curve_func(t + h, a, b, c) - curve_func(t - h, a, b, c)) / (2 * h)
+
 
 def _rel_change(params, t):
-    d1 = abs(curve_derivative(1.0, *params))
-    return abs(abs(curve_derivative(t, *params)) - d1) / d1
+    d1 = abs(_fd_derivative(1.0, *params))
+    return abs(abs(_fd_derivative(t, *params)) - d1) / d1
+
+
+def _knee_fd(params, horizon, threshold=0.9):
+    """First epoch in 1..horizon where the finite-difference derivative has
+    changed by ``threshold`` relative to epoch 1 (None if never)."""
+    t = np.arange(1, horizon + 1, dtype=np.float64)
+    hits = np.flatnonzero(_rel_change(params, t) >= threshold)
+    return int(t[hits[0]]) if hits.size else None
 
 
 def _sequential_start(values, threshold=0.9, horizon=40, min_points=3):
@@ -38,14 +68,54 @@ def _sequential_start(values, threshold=0.9, horizon=40, min_points=3):
     return None
 
 
+@pytest.mark.parametrize('b', [0.2, 0.5, 0.7, 0.9, 1.0, 1.3, 2.0])
+def test_derivative_matches_finite_differences(b):
+    t = np.concatenate([np.linspace(0.5, 3, 11), np.arange(4, 41)])
+    for a in (0.1, 0.6, 1.0):
+        for c in (0.5, 1.5, 3.0, 8.0, 30.0):
+            np.testing.assert_allclose(
+                curve_derivative(t, a, b, c), _fd_derivative(t, a, b, c),
+                rtol=1e-4, atol=1e-9, err_msg=f'a={a} b={b} c={c}')
+    # scalar epochs, as the hook calls it for epoch 1
+    assert curve_derivative(1.0, 0.6, b, 2.0) == pytest.approx(
+        float(_fd_derivative(1.0, 0.6, b, 2.0)), rel=1e-4)
+
+
+def test_derivative_matches_finite_differences_random():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = rng.uniform(0.05, 1.0), rng.uniform(0.1, 1.0)
+        c, t = rng.uniform(0.3, 20.0), rng.uniform(0.5, 50.0)
+        assert curve_derivative(t, a, b, c) == pytest.approx(
+            float(_fd_derivative(t, a, b, c)), rel=1e-4, abs=1e-9), \
+            (a, b, c, t)
+
+
+@pytest.mark.parametrize('params,knee', list(KNOWN_KNEES.items()))
+def test_knee_of_known_curves(params, knee):
+    a, b, c = params
+    if b == 1.0:
+        assert knee == int(np.ceil(1 + c * np.log(10)))
+    assert _knee_fd(params, 40) == knee
+    assert adele_start_epoch(params, 40) == knee
+    assert adele_start_epoch(params, knee) == knee
+    assert adele_start_epoch(params, knee - 1) is None  # not yet flat
+    # a stricter threshold comes no earlier, a looser one no later
+    assert adele_start_epoch(params, 40, threshold=0.95) == _knee_fd(
+        params, 40, 0.95) >= knee
+    assert adele_start_epoch(params, 40, threshold=0.5) == _knee_fd(
+        params, 40, 0.5) <= knee
+
+
 @pytest.mark.parametrize('params', PARAMS)
 def test_fit_recovers_known_knee(params):
     t = np.arange(1, 41, dtype=float)
     y = curve_func(t, *params)
-    knee = adele_start_epoch(params, 40)
+    knee = KNOWN_KNEES[params]
     # the knee is where the relative change first passes 0.9
     assert _rel_change(params, knee) >= 0.9
     assert knee == 1 or _rel_change(params, knee - 1) < 0.9
+    assert adele_start_epoch(params, 40) == knee
     fitted = fit_curve(t, y)
     np.testing.assert_allclose(curve_func(t, *fitted), y, atol=1e-3)
     assert abs(adele_start_epoch(fitted, 40) - knee) <= 1
@@ -59,7 +129,7 @@ def test_noisy_curve_near_knee():
     params = (0.7, 0.9, 3.0)
     t = np.arange(1, 31, dtype=float)
     y = curve_func(t, *params) + rng.normal(0, 0.01, len(t))
-    knee = adele_start_epoch(params, 30)
+    knee = KNOWN_KNEES[params]
     start = _sequential_start(y, horizon=30)
     assert start is not None and abs(start - knee) <= 2
 
@@ -79,6 +149,7 @@ def test_flat_or_noisy_curves_do_not_crash(values):
     adele_start_epoch(params, 40)  # returns an epoch or None, never raises
 
 
+@pytest.mark.slow  # builds a Runner and a detector
 def test_measure_uses_inference_mode(tmp_path, demo_data):
     """An untrained detector scores ~0 AP50: loss-mode RoI heads would have
     injected the ground truth as proposals and scored high."""
@@ -102,7 +173,8 @@ def _values(n):
 def _hooks(n):
     return [
         dict(type='ScriptedADELEHook', values=_values(n), scale=(128, 128)),
-        dict(type='PseudoLabelHook', score_thr=0.0, scale_factors=(1.0, ),
+        dict(type='PseudoLabelHook', tta_cfg=dict(score_thr=0.0),
+             scale_factors=(1.0, ),
              flips=('none', 'horizontal')),
     ]
 
@@ -122,6 +194,7 @@ def _start_from_log(text):
     return [int(x) for x in m]
 
 
+@pytest.mark.slow  # real training runs, killed and resumed
 def test_start_epoch_survives_resume(tmp_path, demo_data):
     ann = demo_data / 'target' / 'train_manual.json'
     n = 5

@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers.tiny import tiny_cfg
 
+pytestmark = pytest.mark.slow  # real training runs through the tools
+
 
 def _run(args, **kw):
     env = dict(os.environ, PYTHONUNBUFFERED='1')
