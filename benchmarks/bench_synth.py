@@ -35,9 +35,10 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmsissi.datasets.transforms.seamless_clone import (  # noqa: E402
+    gaussian_blur, seamless_synth_fast, seamless_synth_reference)
 from mmsissi.datasets.transforms.seamless_synth import (  # noqa: E402
-    BLUR_PRESETS, SeamlessSynth, gaussian_blur, seamless_synth_fast,
-    seamless_synth_reference)
+    BLUR_PRESETS, SeamlessSynth)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

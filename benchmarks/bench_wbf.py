@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mmsissi.models import wbf  # noqa: E402
+from mmsissi.models import wbf, wbf_kernel  # noqa: E402
 
 
 def make_views(n_views=20, n_cells=150, size=1024, seed=0):
@@ -114,7 +114,7 @@ def main():
     wbf.weighted_boxes_fusion(*inputs, **kwargs)
     first_call = time.perf_counter() - start
     reference(*inputs, **kwargs)
-    backend = 'numba' if wbf._get_kernels() is not None else 'numpy'
+    backend = 'numba' if wbf_kernel._get_kernels() is not None else 'numpy'
 
     t_ref, expected = median_time(reference, inputs, kwargs, args.repeats)
     t_ours, out = median_time(wbf.weighted_boxes_fusion, inputs, kwargs,
@@ -133,13 +133,13 @@ def main():
           f'{10 * args.repeats})  speed-up x{t_ref / t_ours:.1f}')
 
     if backend == 'numba' and not args.no_numpy_fallback:
-        state = wbf._NUMBA_STATE['kernels']
-        wbf._NUMBA_STATE['kernels'] = False
+        state = wbf_kernel._NUMBA_STATE['kernels']
+        wbf_kernel._NUMBA_STATE['kernels'] = False
         try:
             t_np, out_np = median_time(wbf.weighted_boxes_fusion, inputs,
                                        kwargs, args.repeats)
         finally:
-            wbf._NUMBA_STATE['kernels'] = state
+            wbf_kernel._NUMBA_STATE['kernels'] = state
         assert_identical(expected, out_np, 'numpy')
         print(f'mmsissi numpy  : {t_np * 1e3:9.2f} ms  (median of '
               f'{args.repeats})  speed-up x{t_ref / t_np:.1f}')

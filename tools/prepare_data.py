@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmsissi.utils.fileio import atomic_dump_json  # noqa: E402
+from mmsissi.fileio import atomic_dump_json  # noqa: E402
 
 TARGET = 'usiigaci_nih3t3_phc'
 SOURCE = 'dsb2018_stage1_train_fluo'

@@ -10,13 +10,15 @@ import os.path as osp
 import sys
 import textwrap
 
-from mmsissi.utils.cli import warnings_as_messages
-from mmsissi.weak_labels import (DEFAULT_METHODS, METHODS, default_params,
-                                 format_metrics, list_images,
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmsissi.fileio import list_images  # noqa: E402
+from mmsissi.utils.cli import warnings_as_messages  # noqa: E402
+from mmsissi.weak_labels import (DEFAULT_METHODS, METHODS,  # noqa: E402
+                                 default_params, format_metrics,
                                  load_params_file, parse_param_overrides,
                                  read_list_file, run_weak_labels,
                                  update_params)
-
 
 
 def _param_lines() -> str:

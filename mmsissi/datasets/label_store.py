@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mmsissi.structures import sanitize_boxes
-from mmsissi.utils.fileio import atomic_dump_json
+from mmsissi.structures import coco_boxes_by_image, sanitize_boxes
+from mmsissi.fileio import atomic_dump_json
 
 __all__ = ['LabelStore']
 
@@ -156,14 +156,7 @@ class LabelStore:
         """
         shapes = {int(i['id']): (i.get('height'), i.get('width'))
                   for i in coco['images']}
-        boxes: Dict[int, List] = {k: [] for k in shapes}
-        scores: Dict[int, List] = {k: [] for k in shapes}
-        for a in coco['annotations']:
-            x, y, w, h = a['bbox']
-            boxes.setdefault(int(a['image_id']), []).append(
-                [x, y, x + w, y + h])
-            scores.setdefault(int(a['image_id']),
-                              []).append(a.get('score', 1.0))
+        boxes, scores = coco_boxes_by_image(coco)
         out_b, out_s, dropped = {}, {}, 0
         for k, v in boxes.items():
             shape = shapes.get(k)

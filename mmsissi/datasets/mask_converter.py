@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mmsissi.utils.fileio import atomic_dump_json
+from mmsissi.fileio import atomic_dump_json
 
 __all__ = [
     'instance_map_to_boxes', 'find_mask_pairs', 'masks_to_coco',

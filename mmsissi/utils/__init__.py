@@ -1,12 +1,9 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .checkpoint import register_trusted_checkpoint_loaders, trusted_torch_load
 from .cpu_scale import apply_cpu_scale
-from .fileio import (atomic_dump_json, atomic_torch_save, atomic_write,
-                     atomic_write_text)
 from .runtime import use_cpu_dist_backend
 
 __all__ = [
     'register_trusted_checkpoint_loaders', 'trusted_torch_load',
-    'use_cpu_dist_backend', 'apply_cpu_scale', 'atomic_write',
-    'atomic_dump_json', 'atomic_write_text', 'atomic_torch_save'
+    'use_cpu_dist_backend', 'apply_cpu_scale'
 ]

@@ -5,16 +5,19 @@ Circle Hough Transform, marker-controlled watershed and edge detection turn
 unlabelled microscopy images into (incomplete but mostly correct) COCO boxes
 for SISSI training. See :func:`run_weak_labels` and ``tools/weak_labels.py``.
 """
-from .combine import (DEFAULT_METHODS, METHODS, WeakLabelWarning, box_iou,
-                      coco_to_boxes, dedupe_boxes, default_params,
-                      detect_boxes, evaluate_boxes, format_metrics,
-                      load_coco_boxes, load_params_file, match_boxes,
-                      parse_methods, parse_param_overrides, read_list_file,
-                      run_weak_labels, update_params, write_json_atomic)
+from mmsissi.fileio import (IMAGE_EXTENSIONS, ImageReadError, list_images,
+                            read_image, to_gray_float)
+from mmsissi.structures import box_iou
+
+from .boxes import (coco_to_boxes, dedupe_boxes, evaluate_boxes,
+                    format_metrics, load_coco_boxes, match_boxes)
 from .edges import EDGES_DEFAULTS, detect_edges
 from .hough import HOUGH_DEFAULTS, detect_hough
-from .io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, \
-    to_gray_float
+from .params import (DEFAULT_METHODS, METHODS, default_params,
+                     load_params_file, parse_methods, parse_param_overrides,
+                     read_list_file, update_params)
+from .pipeline import (WeakLabelWarning, detect_boxes, run_weak_labels,
+                       write_json_atomic)
 from .watershed import WATERSHED_DEFAULTS, detect_watershed
 
 __all__ = [

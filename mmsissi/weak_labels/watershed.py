@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .io import to_gray_float
+from mmsissi.fileio import to_gray_float
 
 __all__ = [
     'WATERSHED_DEFAULTS', 'detect_watershed', 'resolve_polarity',
@@ -73,7 +73,7 @@ def _merge_params(method: str, defaults: dict, params: dict) -> dict:
 def _as_float_image(img: np.ndarray) -> np.ndarray:
     """Float32 (H, W) image in ``[0, 1]``; anything else (integer dtype,
     colour, values outside ``[0, 1]``) goes through the percentile stretch of
-    :func:`~.io.to_gray_float`."""
+    :func:`mmsissi.fileio.to_gray_float`."""
     img = np.asarray(img)
     if (img.ndim == 2 and np.issubdtype(img.dtype, np.floating)
             and img.size and np.nanmin(img) >= 0 and np.nanmax(img) <= 1):
@@ -323,7 +323,7 @@ def detect_watershed(img: np.ndarray,
 
     Args:
         img (np.ndarray): (H, W) float image in ``[0, 1]`` (see
-            :func:`mmsissi.weak_labels.io.read_image`; other arrays are
+            :func:`mmsissi.fileio.read_image`; other arrays are
             percentile-stretched first).
         return_scores (bool): Also return the scores. Defaults to False.
         **params: Overrides of :data:`WATERSHED_DEFAULTS`.

@@ -11,7 +11,7 @@ import tifffile
 from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine.runner import Runner
 
-from mmsissi.weak_labels.io import ImageReadError
+from mmsissi.fileio import ImageReadError
 from tests.helpers.tiny import tiny_cfg
 
 
@@ -81,7 +81,7 @@ def test_odd_weak_boxes_train_and_relabel(tmp_path, demo_data):
     cfg = tiny_cfg(tmp_path / 'w', weak, epochs=2, hooks=[
         dict(type='PseudoLabelHook', start_epoch=1,
              tta_cfg=dict(score_thr=0.0),
-             scale_factors=(1.0, ), flips=('none', ), synthesize='strong')
+             views=((1.0, ), ('none', )), synthesize='strong')
     ])
     Runner.from_cfg(cfg).train()
     assert (tmp_path / 'w' / 'epoch_2.pth').is_file()

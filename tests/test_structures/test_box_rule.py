@@ -115,10 +115,10 @@ def test_sanitize_boxes_transform(boxes_type):
 def test_weak_labels_obey_the_rule(monkeypatch):
     """Boxes a detector returns outside the image or sub-pixel never reach
     the weak-label file."""
-    from mmsissi.weak_labels import combine
+    from mmsissi.weak_labels import pipeline
     per_method = {'watershed': (np.array(BAD[:8], np.float32),
                                 np.linspace(1, 0.2, 8).astype(np.float32))}
-    monkeypatch.setattr(combine, '_run_methods', lambda img, p: per_method)
-    boxes, scores, names = combine.detect_boxes(np.zeros((H, W)))
+    monkeypatch.setattr(pipeline, '_run_methods', lambda img, p: per_method)
+    boxes, scores, names = pipeline.detect_boxes(np.zeros((H, W)))
     assert len(boxes) == 2
     np.testing.assert_allclose(sorted(boxes.tolist()), WANT.tolist())

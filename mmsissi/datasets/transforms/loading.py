@@ -5,7 +5,7 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmdet.registry import TRANSFORMS
 
-from mmsissi.weak_labels.io import _read_raw, to_bgr_uint8
+from mmsissi.fileio import read_raw_image, to_bgr_uint8
 
 __all__ = ['LoadCellImageFromFile']
 
@@ -27,7 +27,7 @@ class LoadCellImageFromFile(LoadImageFromFile):
       images were made from their 16-bit originals), as grayscale.
 
     A missing, empty, corrupt or truncated file raises
-    :class:`mmsissi.weak_labels.io.ImageReadError` naming the file.
+    :class:`mmsissi.fileio.ImageReadError` naming the file.
 
     Args:
         percentiles (tuple[float, float]): Stretch for non-8-bit images.
@@ -42,12 +42,6 @@ class LoadCellImageFromFile(LoadImageFromFile):
         super().__init__(to_float32=to_float32, **kwargs)
         self.percentiles = tuple(percentiles)
 
-    @staticmethod
-    def to_bgr8(img: np.ndarray, percentiles=(0.1, 99.9)) -> np.ndarray:
-        """Convert a decoded image to HxWx3 uint8 BGR
-        (:func:`mmsissi.weak_labels.io.to_bgr_uint8`)."""
-        return to_bgr_uint8(img, percentiles)
-
     def transform(self, results: dict) -> dict:
         """Load ``results['img_path']``.
 
@@ -57,7 +51,8 @@ class LoadCellImageFromFile(LoadImageFromFile):
         Returns:
             dict: With ``img``, ``img_shape`` and ``ori_shape``.
         """
-        img = self.to_bgr8(_read_raw(results['img_path']), self.percentiles)
+        img = to_bgr_uint8(read_raw_image(results['img_path']),
+                           self.percentiles)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img

@@ -1,10 +1,18 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-"""Robust image reading for weak-label generation.
+"""Image reading for the whole project.
 
 Images of any common microscopy flavour (8- or 16-bit, grayscale, RGB or
-RGBA, PNG / TIFF / JPEG) are read and normalised to a single-channel
-``float32`` array in ``[0, 1]`` by a percentile stretch, so that the
-detectors see 16-bit originals and 8-bit exports alike.
+RGBA, PNG / TIFF / JPEG / BMP) are decoded by :func:`read_raw_image` (clear
+:class:`ImageReadError` naming the file when they cannot be), then
+converted by
+
+- :func:`to_gray_float` / :func:`read_image`: single-channel ``float32`` in
+  ``[0, 1]`` by a percentile stretch, so that the weak-label detectors see
+  16-bit originals and 8-bit exports alike;
+- :func:`to_bgr_uint8`: the detector's ``uint8`` BGR input, the same array
+  in training (``LoadCellImageFromFile``), pseudo labelling and counting.
+
+:func:`list_images` lists the image files of a folder.
 """
 import contextlib
 import fnmatch
@@ -17,8 +25,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'ImageReadError', 'read_image', 'to_gray_float',
-    'to_bgr_uint8', 'list_images'
+    'IMAGE_EXTENSIONS', 'ImageReadError', 'read_raw_image', 'read_image',
+    'to_gray_float', 'to_bgr_uint8', 'list_images'
 ]
 
 #: File extensions picked up when no ``pattern`` is given (lower case).
@@ -60,7 +68,7 @@ def _quiet_decoders():
             cv2.utils.logging.setLogLevel(old_cv)
 
 
-def _read_raw(path: str) -> np.ndarray:
+def read_raw_image(path: str) -> np.ndarray:
     """Decode ``path`` without any conversion.
 
     OpenCV (``cv2.imdecode`` with ``IMREAD_UNCHANGED``, i.e. what
@@ -87,7 +95,7 @@ def _read_raw(path: str) -> np.ndarray:
 
 
 def _decode(path: str) -> np.ndarray:
-    """Body of :func:`_read_raw` (decoder logging silenced)."""
+    """Body of :func:`read_raw_image` (decoder logging silenced)."""
     img = None
     try:
         # np.fromfile + imdecode copes with non-ASCII paths on all platforms
@@ -177,7 +185,7 @@ def read_image(path: str,
     Raises:
         ImageReadError: When the file is missing, empty or cannot be decoded.
     """
-    return to_gray_float(_read_raw(path), percentiles)
+    return to_gray_float(read_raw_image(path), percentiles)
 
 
 def list_images(images_dir: str,
@@ -231,8 +239,8 @@ def list_images(images_dir: str,
 
 
 def to_bgr_uint8(img: np.ndarray,
-                      percentiles: Tuple[float, float] = (0.1, 99.9)
-                      ) -> np.ndarray:
+                 percentiles: Tuple[float, float] = (0.1, 99.9)
+                 ) -> np.ndarray:
     """Convert a decoded image to the detector's ``uint8`` BGR input.
 
     The same array the training loaders give the detector
@@ -240,7 +248,7 @@ def to_bgr_uint8(img: np.ndarray,
     any): 8-bit data unchanged, grayscale replicated to 3 channels, alpha
     dropped. Other depths (16-bit, 32-bit, float) become grayscale
     stretched between the given percentiles by
-    :func:`mmsissi.weak_labels.io.to_gray_float`, rounded to 8 bits.
+    :func:`to_gray_float`, rounded to 8 bits.
 
     Args:
         img (np.ndarray): (H, W), (H, W, 1), (H, W, 2) gray + alpha,

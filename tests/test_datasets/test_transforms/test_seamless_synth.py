@@ -1,7 +1,8 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+"""The SeamlessSynth transform (mmsissi.datasets.transforms.seamless_synth):
+what the synthetic image keeps and loses, blur settings, switching on and
+off, inputs, a real image."""
 import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,90 +10,15 @@ import pytest
 import torch
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
+from transform_helpers import (FLOOR_CELLS, FLOOR_DENSE, FLOOR_REAL,
+                               FLOOR_REAL_CROP, USIIGACI, box_region,
+                               dense_colour, hard_paste, laplacian_var,
+                               psnr, run)
 
-import mmsissi.datasets.transforms.seamless_synth  # noqa: F401 (registers)
-from mmsissi.datasets.transforms.seamless_synth import (
-    BLUR_PRESETS, SeamlessSynth, boxes_to_mask, gaussian_blur,
-    seamless_synth_fast, seamless_synth_reference)
-
-
-def _shared_data() -> Path:
-    env = os.environ.get('MMSISSI_SHARED_DATA')
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data'
-
-
-USIIGACI = _shared_data() / 'usiigaci_nih3t3_phc'
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64))**2)
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
-def hard_paste(img, boxes, blurred):
-    """The blurred image with the box regions copied back from the original:
-    synthesis without Poisson blending."""
-    out = blurred.copy()
-    inside = box_region(img.shape, boxes)
-    out[inside] = img[inside]
-    return out
-
-
-def laplacian_var(img, mask=None):
-    g = img if img.ndim == 2 else img[..., 0]
-    lap = cv2.Laplacian(g.astype(np.float32), cv2.CV_32F)
-    return float(lap[mask].var() if mask is not None else lap.var())
-
-
-def make_cells(h=240, w=320, n_cells=12, seed=0):
-    """Phase-contrast-like image: textured background, dark cells with a
-    bright halo. Returns the BGR uint8 image (equal channels) and the
-    ``(n_cells, 4)`` xyxy boxes of the cells (exclusive ends)."""
-    rng = np.random.default_rng(seed)
-    noise = cv2.GaussianBlur(rng.normal(0, 10, (h, w)).astype(np.float32),
-                             (0, 0), 1.0)
-    img = 120.0 + noise
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    boxes = []
-    cols = int(np.ceil(np.sqrt(n_cells * w / h)))
-    rows = int(np.ceil(n_cells / cols))
-    ch, cw = h / rows, w / cols
-    for k in range(n_cells):
-        r, c = divmod(k, cols)
-        cy = (r + 0.5) * ch + rng.uniform(-0.1, 0.1) * ch
-        cx = (c + 0.5) * cw + rng.uniform(-0.1, 0.1) * cw
-        ay, ax = rng.uniform(0.2, 0.3) * ch, rng.uniform(0.2, 0.3) * cw
-        d = np.sqrt(((yy - cy) / ay)**2 + ((xx - cx) / ax)**2)
-        body = np.exp(-d**4) * (-50.0)
-        halo = np.exp(-((d - 1.1) / 0.12)**2) * 60.0
-        tex = rng.normal(0, 15, (h, w)).astype(np.float32) * (d < 1)
-        img += body + halo + tex
-        boxes.append([cx - 1.35 * ax, cy - 1.35 * ay, cx + 1.35 * ax,
-                      cy + 1.35 * ay])
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    boxes = np.clip(np.array(boxes), 0, [w, h, w, h])
-    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), boxes
-
-
-def box_region(shape, boxes, shrink=0):
-    m = np.zeros(shape[:2], bool)
-    for x1, y1, x2, y2 in np.round(boxes).astype(int):
-        m[max(y1 + shrink, 0):max(y2 - shrink, 0),
-          max(x1 + shrink, 0):max(x2 - shrink, 0)] = True
-    return m
-
-
-@pytest.fixture(scope='module')
-def cells():
-    img, boxes = make_cells()
-    return img, boxes[:8], boxes[8:]  # labelled, unlabelled
-
-
-def run(transform, img, boxes, **extra):
-    results = dict(img=img, gt_bboxes=boxes, **extra)
-    return transform(results)
+from mmsissi.datasets.transforms.seamless_clone import (
+    gaussian_blur, seamless_synth_fast, seamless_synth_reference)
+from mmsissi.datasets.transforms.seamless_synth import (BLUR_PRESETS,
+                                                        SeamlessSynth)
 
 
 # --------------------------------------------------------------------------
@@ -128,15 +54,6 @@ def test_labelled_cells_kept_unlabelled_cells_blurred(cells):
     assert np.allclose(out['gt_bboxes'].tensor.numpy(), lab, atol=1e-4)
 
 
-# PSNR floors against one cv2.seamlessClone(MIXED_CLONE), a few dB below
-# what the transform measures (in brackets). A hard paste of the labelled
-# boxes onto the blurred image scores 30-40 dB, the unmodified input 24-31.
-FLOOR_CELLS = 58  # [62.4] weak blur, 8 labelled cells
-FLOOR_DENSE = 53  # [57.4] strong blur, colour, 23 cells, boxes over borders
-FLOOR_REAL_CROP = 54  # [58.1] real image, 512x512 crop, weak blur
-FLOOR_REAL = 51  # [54.8] real image, 1022x1024, weak blur
-
-
 def test_close_to_reference(cells):
     img, lab, _ = cells
     blurred = gaussian_blur(img, 21, 0)
@@ -150,39 +67,6 @@ def test_close_to_reference(cells):
     assert np.array_equal(run(tr, img.copy(), lab)['img'], ref)
 
 
-def test_close_to_reference_dense_colour_and_border():
-    img, boxes = make_cells(200, 260, n_cells=30, seed=3)
-    rng = np.random.default_rng(1)
-    img = img.copy()
-    img[..., 1] = np.clip(img[..., 1] * 0.7 + 30, 0, 255)
-    img[..., 2] = 255 - img[..., 2]
-    boxes = np.vstack([boxes[:20], [[-5, -5, 40, 30], [230, 170, 270, 210],
-                                    [0, 100, 15, 140]]])
-    boxes += rng.uniform(-2, 2, boxes.shape)
-    blurred = gaussian_blur(img, 65, 12)
-    ref = seamless_synth_reference(img, boxes, blurred)
-    ours = seamless_synth_fast(img, boxes, blurred)
-    assert psnr(ours, ref) >= FLOOR_DENSE
-    syn = run(SeamlessSynth(blur='strong', always=True), img.copy(),
-              boxes)['img']
-    assert psnr(syn, ref) >= FLOOR_DENSE
-    # windows vs one full solve: both close to the reference
-    # (measured: margin 0 66.1 dB, 16 56.0 dB, 48 66.1 dB)
-    sparse = boxes[[0, 7, 19]]
-    ref = seamless_synth_reference(img, sparse, blurred)
-    for margin, floor in ((0, 62), (16, 52), (48, 62)):
-        assert psnr(seamless_synth_fast(img, sparse, blurred,
-                                        margin=margin), ref) >= floor
-
-
-def _dense_colour():
-    img, boxes = make_cells(200, 260, n_cells=30, seed=3)
-    img = img.copy()
-    img[..., 1] = np.clip(img[..., 1] * 0.7 + 30, 0, 255)
-    img[..., 2] = 255 - img[..., 2]
-    return img, boxes[:20]
-
-
 @pytest.mark.parametrize('case', ['cells', 'dense'])
 def test_hard_paste_and_input_score_far_below_the_floor(cells, case):
     """The floors separate Poisson blending from no blending: a hard paste
@@ -192,7 +76,7 @@ def test_hard_paste_and_input_score_far_below_the_floor(cells, case):
         img, boxes, _ = cells
         blur, floor = 'weak', FLOOR_CELLS
     else:
-        (img, boxes), blur, floor = _dense_colour(), 'strong', FLOOR_DENSE
+        (img, boxes), blur, floor = dense_colour(), 'strong', FLOOR_DENSE
     tr = SeamlessSynth(blur=blur, always=True)
     blurred = gaussian_blur(img, tr.ksize, tr.sigma)
     ref = seamless_synth_reference(img, boxes, blurred)
@@ -200,35 +84,6 @@ def test_hard_paste_and_input_score_far_below_the_floor(cells, case):
     assert psnr(hard_paste(img, boxes, blurred), ref) < floor - 10
     assert psnr(img, ref) < floor - 10
     assert psnr(blurred, ref) < floor - 10
-
-
-def test_pixel_alignment():
-    """Neither implementation shifts the cloned cells."""
-    rng = np.random.default_rng(0)
-    img = np.full((120, 160, 3), 128, np.uint8)
-    tex = cv2.GaussianBlur(rng.integers(0, 255, (120, 160)).astype(np.uint8),
-                           (3, 3), 0)
-    img[...] = tex[..., None]
-    # odd and even sizes, one box touching the image border
-    boxes = np.array([[21, 17, 62, 60], [90, 40, 131, 99], [0, 0, 25, 20]],
-                     float)
-    blurred = gaussian_blur(img, 21, 0)
-    for out in (seamless_synth_reference(img, boxes, blurred),
-                seamless_synth_fast(img, boxes, blurred)):
-        for x1, y1, x2, y2 in boxes.astype(int):
-            x1, y1 = max(x1, 1) + 5, max(y1, 1) + 5
-            x2, y2 = x2 - 5, y2 - 5
-            a = out[y1:y2, x1:x2, 0].astype(float)
-            a -= a.mean()
-            scores = {}
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    b = img[y1 + dy:y2 + dy, x1 + dx:x2 + dx, 0].astype(float)
-                    b -= b.mean()
-                    scores[dy, dx] = (a * b).sum() / np.sqrt(
-                        (a * a).sum() * (b * b).sum())
-            assert max(scores, key=scores.get) == (0, 0)
-            assert scores[0, 0] > 0.95
 
 
 def test_weak_vs_strong(cells):
@@ -308,6 +163,8 @@ def test_prob(cells):
 # --------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------
+
+
 def test_box_formats_agree(cells):
     img, lab, _ = cells
     tr = SeamlessSynth(always=True)
@@ -367,18 +224,6 @@ def test_border_and_degenerate_boxes(cells):
     assert np.abs(fast[corner].astype(int) - img[corner]).mean() < 8
 
 
-def test_boxes_to_mask():
-    m = boxes_to_mask(np.array([[1.2, 2.7, 4.1, 5.0], [7, 7, 6, 9],
-                                [-3, -3, 2, 2]]), (10, 12))
-    assert m.dtype == np.uint8
-    ys, xs = np.nonzero(m)
-    # floor/ceil to whole pixels, outer ring cleared, inverted box dropped
-    assert set(zip(ys.tolist(), xs.tolist())) == {
-        (y, x) for y in range(2, 5) for x in range(1, 5)} | {(1, 1)}
-    assert boxes_to_mask(np.zeros((0, 4)), (10, 12)).sum() == 0
-    assert boxes_to_mask([[2, 2, 3, 9]], (10, 12), min_box_size=2).sum() == 0
-
-
 def test_build_from_config_and_args():
     tr = TRANSFORMS.build(dict(type='SeamlessSynth', blur='strong'))
     assert isinstance(tr, SeamlessSynth)
@@ -394,9 +239,6 @@ def test_build_from_config_and_args():
             SeamlessSynth(**bad)
 
 
-# --------------------------------------------------------------------------
-# a real image
-# --------------------------------------------------------------------------
 @pytest.mark.skipif(not (USIIGACI / 'annotations_bbox.json').is_file(),
                     reason='usiigaci data not available')
 def test_real_image():

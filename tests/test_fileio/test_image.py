@@ -1,12 +1,13 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-"""Image reading: bit depths, channels, formats, corrupt files, listing."""
+"""Image reading (mmsissi.fileio.image): bit depths, channels, formats,
+corrupt files, listing, the detector's uint8 BGR input."""
 import cv2
 import numpy as np
 import pytest
 import tifffile
 
-from mmsissi.weak_labels import (ImageReadError, list_images, read_image,
-                                 to_gray_float)
+from mmsissi.fileio import (ImageReadError, list_images, read_image,
+                            read_raw_image, to_bgr_uint8, to_gray_float)
 
 
 @pytest.fixture
@@ -112,3 +113,36 @@ def test_list_images(tmp_path, base):
     assert len(list_images(str(tmp_path), recursive=True)) == 4
     with pytest.raises(FileNotFoundError, match='nowhere'):
         list_images(str(tmp_path / 'nowhere'))
+
+
+def test_read_raw_image_keeps_depth_and_channels(tmp_path, base):
+    """No conversion: 16-bit stays 16-bit, colour stays BGR(A); TIFFs that
+    tifffile reads come back in OpenCV's BGR order too."""
+    img16 = base.astype(np.uint16) * 200
+    cv2.imwrite(str(tmp_path / 'a.png'), img16)
+    raw = read_raw_image(str(tmp_path / 'a.png'))
+    assert raw.dtype == np.uint16 and np.array_equal(raw, img16)
+    bgra = np.dstack([base, base // 2, 255 - base, np.full_like(base, 9)])
+    cv2.imwrite(str(tmp_path / 'b.png'), bgra)
+    assert np.array_equal(read_raw_image(str(tmp_path / 'b.png')), bgra)
+    rgb = np.dstack([base, base // 2, 255 - base]).astype(np.float16)
+    tifffile.imwrite(str(tmp_path / 'c.tif'), rgb)  # OpenCV cannot decode
+    raw = read_raw_image(str(tmp_path / 'c.tif'))
+    assert raw.dtype == np.float16 and np.array_equal(raw, rgb[..., ::-1])
+    with pytest.raises(ImageReadError, match='no such file'):
+        read_raw_image(str(tmp_path / 'missing.png'))
+
+
+def test_to_bgr_uint8(base):
+    """8-bit data unchanged (gray to 3 channels, alpha dropped), other
+    depths stretched between the 0.1 and 99.9 percentiles, as grey."""
+    out = to_bgr_uint8(base)
+    assert out.shape == base.shape + (3, ) and out.dtype == np.uint8
+    assert (out == base[..., None]).all()
+    bgra = np.dstack([base, base // 2, 255 - base, np.full_like(base, 9)])
+    assert np.array_equal(to_bgr_uint8(bgra), bgra[..., :3])
+    out16 = to_bgr_uint8(base.astype(np.uint16) * 200)
+    assert (out16[..., 0] == out16[..., 2]).all()
+    assert out16.min() == 0 and out16.max() == 255
+    with pytest.raises(ValueError, match='unsupported image shape'):
+        to_bgr_uint8(np.zeros((4, 4, 5), np.uint8))
