@@ -46,7 +46,7 @@ def main():
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
-    from mmsissi.models import WBFTTAModel, sissi_tta_transforms
+    from mmsissi.models import WBFTTAModel
     register_all_modules()
 
     cfg = Config.fromfile('configs/sissi/baseline.py')
@@ -63,10 +63,7 @@ def main():
         osp.join('demo/data/target/train', f)
         for f in __import__('os').listdir('demo/data/target/train'))
     imgs = imgs[:args.images]
-    pipe = Compose([
-        dict(type='LoadImageFromFile'),
-        sissi_tta_transforms((512, 512))
-    ])
+    pipe = Compose(cfg.tta_pipeline)  # the configs' 20 views at 512
     batches = [pseudo_collate([pipe(dict(img_path=f, img_id=i))])
                for i, f in enumerate(imgs)]
 

@@ -26,8 +26,8 @@ import time
 ROWS = ['supervised', 'baseline', 'sissi_w', 'sissi_s', 'plain_a',
         'a_sissi_w', 'a_sissi_s']
 NAMES = dict(supervised='Supervised', baseline='Baseline',
-             sissi_w='SISSI(W)', sissi_s='SISSI(S)', plain_a='Plain A', a_sissi_w='A+SISSI(W)',
-             a_sissi_s='A+SISSI(S)')
+             sissi_w='SISSI(W)', sissi_s='SISSI(S)', plain_a='Plain A',
+             a_sissi_w='A+SISSI(W)', a_sissi_s='A+SISSI(S)')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 

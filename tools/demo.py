@@ -7,7 +7,7 @@ shipped demo subset (demo/data):
    annotation printed for reference;
 2. Faster R-CNN (ResNet-18 FPN, 256x256, random init) trained on balanced
    batches of weak-labelled target crops and clean source images
-   (``tools/train.py configs/demo/supervised_r18_256_cpu.py``);
+   (``tools/train.py configs/sissi/supervised.py --cpu-scale``, 12 epochs);
 3. evaluation on the target test crops, per reader
    (``tools/test.py``), printing the AP50 / AP75 / AP / AR table.
 
@@ -23,7 +23,8 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/demo/supervised_r18_256_cpu.py'
+CONFIG = 'configs/sissi/supervised.py'
+EPOCHS = 12
 
 
 def run(step, args):
@@ -40,8 +41,9 @@ def run(step, args):
 def main():
     parser = argparse.ArgumentParser(description='mmsissi CPU demo')
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--epochs', type=int, default=None,
-                        help='override the demo config\'s epochs')
+    parser.add_argument('--epochs', type=int, default=EPOCHS,
+                        help='training epochs (one pass over the 12 target '
+                        'crops each)')
     args = parser.parse_args()
     work = args.work_dir
     os.makedirs(osp.join(REPO, work), exist_ok=True)
@@ -52,19 +54,20 @@ def main():
         'demo/data/target', '--out', weak, '--gt',
         'demo/data/target/train_manual.json'
     ])
-    opts = [f'train_dataloader.dataset.datasets.0.ann_file={weak}']
     epochs = args.epochs
-    if epochs:
-        opts += [f'train_cfg.max_epochs={epochs}',
-                 f'train_cfg.val_interval={epochs}',
-                 f'default_hooks.checkpoint.interval={epochs}']
+    opts = [f'train_dataloader.dataset.datasets.0.ann_file={weak}',
+            f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            f'default_hooks.checkpoint.interval={epochs}',
+            'default_hooks.checkpoint.max_keep_ckpts=1']
     times['train'] = run('2/3 train (balanced target + source batches)', [
-        'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', *opts
+        'tools/train.py', CONFIG, '--cpu-scale', '--work-dir', work,
+        '--cfg-options', *opts
     ])
     last = osp.join(REPO, work, 'last_checkpoint')
     ckpt = open(last).read().strip()
     times['test'] = run('3/3 test, per reader', [
-        'tools/test.py', CONFIG, ckpt, '--work-dir', work
+        'tools/test.py', CONFIG, ckpt, '--cpu-scale', '--work-dir', work
     ])
     table = osp.join(REPO, work, 'test.per_reader.csv')
     print('\nPer-reader evaluation on the target test crops (%):')

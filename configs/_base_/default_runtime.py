@@ -11,7 +11,10 @@ default_hooks = dict(
     # a NaN/inf loss stops training with a clear error (last ckpt intact)
     check_loss=dict(type='InvalidLossHook', interval=1),
     # every epoch a function of (weights, seed, epoch): --resume reproduces
-    epoch_seed=dict(type='EpochSeedHook'))
+    epoch_seed=dict(type='EpochSeedHook'),
+    # SISSI's figures (ADELE curve, label evolution, synthetic pairs), drawn
+    # from the MessageHub and the label store; nothing to draw: no figure
+    sissi_figures=dict(type='SISSIFigureHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

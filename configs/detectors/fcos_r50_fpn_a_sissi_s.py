@@ -1,68 +1,29 @@
-# "SISSI on top of any detector": the A+SISSI(S) row of Table 1 (ADELE
-# start + 20-view TTA/WBF pseudo labels + strong-blur synthesis) with
-# FCOS R50-FPN (caffe-style backbone, GN head) instead of Faster R-CNN.
-# Data, schedule and hooks are those of configs/sissi/a_sissi_s.py; only
-# the model (and its COCO checkpoint) change. `python tools/train.py
+# "SISSI on top of any detector": the A+SISSI(S) row of Table 1 with
+# FCOS R50-caffe-FPN, GN head instead of Faster R-CNN. Data, schedule, TTA
+# and hooks are those of the Table 1 rows; only the model (and its COCO
+# checkpoint) change. `python tools/train.py
 # configs/detectors/fcos_r50_fpn_a_sissi_s.py [--cpu-scale]`
-_base_ = '../sissi/a_sissi_s.py'
+_base_ = [
+    '../_base_/models/fcos_r50-caffe_fpn_gn-head_cell.py',
+    '../_base_/datasets/target_source_cells.py',
+    '../_base_/schedules/sgd_8k_iters.py',
+    '../_base_/default_runtime.py',
+]
 
-# mmdet's fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py model, one class,
-# dense images; replaces the base Faster R-CNN wholesale (_delete_).
-model = dict(
-    _delete_=True,
-    type='FCOS',
-    # caffe-style weights: BGR input, mean subtraction only
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[102.9801, 115.9465, 122.7717],
-        std=[1.0, 1.0, 1.0],
-        bgr_to_rgb=False,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        style='caffe',
-        # Detectron's ImageNet ResNet-50 (caffe); `load_from` replaces all
-        # weights anyway.
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='open-mmlab://detectron/resnet50_caffe')),
-    neck=dict(
-        type='FPN',
-        in_channels=[256, 512, 1024, 2048],
-        out_channels=256,
-        start_level=1,
-        add_extra_convs='on_output',  # use P5
-        num_outs=5,
-        relu_before_extra_convs=True),
-    bbox_head=dict(
-        type='FCOSHead',  # GN in the head convs (FCOSHead's default)
-        num_classes=1,
-        in_channels=256,
-        stacked_convs=4,
-        feat_channels=256,
-        strides=[8, 16, 32, 64, 128],
-        loss_cls=dict(
-            type='FocalLoss',
-            use_sigmoid=True,
-            gamma=2.0,
-            alpha=0.25,
-            loss_weight=1.0),
-        loss_bbox=dict(type='IoULoss', loss_weight=1.0),
-        loss_centerness=dict(
-            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-    test_cfg=dict(
-        # dense cell images: keep enough candidates and detections
-        nms_pre=2000,
-        min_bbox_size=0,
-        score_thr=0.05,
-        nms=dict(type='nms', iou_threshold=0.5),
-        max_per_img=500))
+# A+SISSI(S), as configs/sissi/a_sissi_s.py: ADELE start + pseudo labels
+# (the dataset base's 20-view TTA + WBF) + strong-blur synthesis.
+train_dataloader = dict(
+    sampler=dict(iters_per_epoch={{_base_.iters_per_epoch}}))
+custom_hooks = [
+    dict(type='ADELEHook',
+         threshold=0.9,
+         warmup_epochs={{_base_.warmup_epochs}},
+         max_start_epoch={{_base_.max_start_epoch}},
+         dataloader={{_base_.adele_dataloader}}),
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize='strong'),
+]
 
 # COCO-pretrained FCOS R50-caffe-FPN GN-head 1x (OpenMMLab model zoo,
 # fcos/metafile.yml: fcos_r50-caffe_fpn_gn-head_1x_coco, box AP 36.6).

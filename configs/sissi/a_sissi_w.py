@@ -3,6 +3,7 @@ _base_ = './plain_a.py'
 
 custom_hooks = [
     {{_base_.adele_start}},
-    dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         tta_cfg={{_base_.pseudo_label_tta}}, synthesize='weak'),
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize='weak'),
 ]

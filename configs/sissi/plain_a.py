@@ -7,11 +7,12 @@ adele_start = dict(
     type='ADELEHook',
     threshold=0.9,
     warmup_epochs={{_base_.warmup_epochs}},  # out of the fit
-    scale={{_base_.img_scale}},
-    max_start_epoch={{_base_.max_start_epoch}})
+    max_start_epoch={{_base_.max_start_epoch}},
+    dataloader={{_base_.adele_dataloader}})
 
 custom_hooks = [
     adele_start,
-    dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         tta_cfg={{_base_.pseudo_label_tta}}, synthesize=False),
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize=False),
 ]

@@ -4,6 +4,7 @@ _base_ = './baseline.py'
 
 custom_hooks = [
     {{_base_.val_loss_start}},
-    dict(type='PseudoLabelHook', scale={{_base_.img_scale}},
-         tta_cfg={{_base_.pseudo_label_tta}}, synthesize='strong'),
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize='strong'),
 ]

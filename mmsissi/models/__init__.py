@@ -1,9 +1,9 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .cpu_ddp import MMCPUDistributedDataParallel
 from .wbf import fuse_views, weighted_boxes_fusion
-from .wbf_tta import WBFTTAModel, sissi_tta_transforms
+from .wbf_tta import WBFTTAModel
 
 __all__ = [
     'weighted_boxes_fusion', 'fuse_views', 'WBFTTAModel',
-    'sissi_tta_transforms', 'MMCPUDistributedDataParallel'
+    'MMCPUDistributedDataParallel'
 ]

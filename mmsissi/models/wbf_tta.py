@@ -1,5 +1,5 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-from typing import List, Sequence
+from typing import List
 
 import torch
 from mmcv.ops import batched_nms
@@ -10,48 +10,7 @@ from mmengine.structures import InstanceData
 
 from .wbf import fuse_views
 
-__all__ = ['WBFTTAModel', 'sissi_tta_transforms']
-
-
-def sissi_tta_transforms(scale: Sequence[int],
-                         scale_factors: Sequence[float] = (0.8, 0.9, 1.0,
-                                                           1.1, 1.2),
-                         flips: Sequence[str] = ('none', 'horizontal',
-                                                 'vertical', 'diagonal'),
-                         meta_keys: Sequence[str] = (
-                             'img_id', 'img_path', 'ori_shape', 'img_shape',
-                             'scale_factor', 'flip', 'flip_direction')
-                         ) -> dict:
-    """The paper's TTA views as an mmcv ``TestTimeAug`` transform config.
-
-    ``len(scale_factors) * len(flips)`` views (20 by default): every view
-    is resized to ``scale * s`` (keeping the ratio), so the network really
-    sees a different scale, then flipped. Put it after
-    ``LoadImageFromFile`` in the pipeline.
-
-    Args:
-        scale (tuple[int, int]): The training scale (w, h).
-        scale_factors (Sequence[float]): Multipliers of ``scale``.
-        flips (Sequence[str]): ``'none'``, ``'horizontal'``, ``'vertical'``,
-            ``'diagonal'`` (h+v).
-        meta_keys (Sequence[str]): Keys packed into the data samples.
-
-    Returns:
-        dict: ``dict(type='TestTimeAug', transforms=...)``.
-    """
-    resizes = [
-        dict(type='Resize',
-             scale=(int(round(scale[0] * s)), int(round(scale[1] * s))),
-             keep_ratio=True) for s in scale_factors
-    ]
-    flip_tfs = [
-        dict(type='RandomFlip', prob=0.) if f == 'none' else dict(
-            type='RandomFlip', prob=1., direction=f) for f in flips
-    ]
-    return dict(
-        type='TestTimeAug',
-        transforms=[resizes, flip_tfs,
-                    [dict(type='PackDetInputs', meta_keys=tuple(meta_keys))]])
+__all__ = ['WBFTTAModel']
 
 
 @MODELS.register_module()

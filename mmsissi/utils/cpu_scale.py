@@ -1,12 +1,16 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-"""Shrink any mmsissi config to CPU demo scale.
+"""Shrink any mmsissi config to CPU demo scale: the project's one CPU-scale
+mechanism.
 
 ``tools/train.py CONFIG --cpu-scale`` (and ``tools/test.py``,
-``benchmarks/table1.py``) apply this, so every row of Table 1 runs on a
-laptop or in CI on the shipped demo subset: ResNet-18 FPN instead of
-ResNet-50, a small input, random init (no downloads), 2 target + 2 source
-images per batch, the demo data paths. The experiment's own parts (start
-criterion, pseudo labels, synthesis) are kept as they are.
+``tools/count.py``, ``tools/demo.py``, ``benchmarks/table1.py``) apply
+this, so every row of Table 1 runs on a laptop or in CI on the shipped demo
+subset: ResNet-18 FPN instead of ResNet-50, a small input (every resize,
+TTA views included, scaled by the same ratio), random init (no downloads),
+2 target + 2 source images per batch, one pass over the demo target crops
+per epoch, the demo data paths (also in the hooks' dataloaders). The
+experiment's own parts (start criterion, TTA fusion, synthesis) are kept as
+they are.
 """
 import copy
 import json
@@ -23,27 +27,42 @@ CPU_WARMUP_ITERS = 20
 CPU_MAX_EPOCHS = 20
 
 
+def _extra_loaders(cfg):
+    """The hooks' dataloaders and the config's other ``*_dataloader``
+    variables (e.g. ``adele_dataloader``, which children pass to hooks)."""
+    out = [h['dataloader'] for h in cfg.get('custom_hooks', [])
+           if 'dataloader' in h]
+    for key, value in cfg.items():
+        if key.endswith('_dataloader') and key not in (
+                'train_dataloader', 'val_dataloader', 'test_dataloader'):
+            out.append(value)
+    return out
+
+
 def _pipelines(cfg):
     dls = [cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader]
-    for h in cfg.get('custom_hooks', []):
-        if 'dataloader' in h:
-            dls.append(h['dataloader'])
+    dls += _extra_loaders(cfg)
     for dl in dls:
         ds = dl['dataset']
         for d in ds.get('datasets', [ds]):
             yield d['pipeline']
+    if cfg.get('tta_pipeline'):
+        yield cfg.tta_pipeline
 
 
-def _resize(pipeline, scale):
+def _resize(pipeline, ratio: float, seen: set):
+    """Scale every Resize's ``scale`` by ``ratio`` (each dict once: the
+    configs share dicts between pipelines)."""
     for t in pipeline:
+        if isinstance(t, (list, tuple)):
+            _resize(t, ratio, seen)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
         if str(t['type']).endswith('Resize') and 'scale' in t:
-            t['scale'] = tuple(scale)
-        for key in ('transforms', ):
-            for sub in t.get(key, []) or []:
-                if isinstance(sub, (list, tuple)):
-                    _resize(sub, scale)
-                elif isinstance(sub, dict):
-                    _resize([sub], scale)
+            t['scale'] = tuple(int(round(v * ratio)) for v in t['scale'])
+        _resize(t.get('transforms') or [], ratio, seen)
 
 
 def apply_cpu_scale(cfg: Config,
@@ -85,9 +104,16 @@ def apply_cpu_scale(cfg: Config,
         model.backbone.init_cfg = None
     tr = model.get('train_cfg', {})
     if 'rpn_proposal' in tr:
+        tr.rpn_proposal.nms_pre = 1000
         tr.rpn_proposal.max_per_img = 300
     if 'rcnn' in tr and 'sampler' in tr.rcnn:
         tr.rcnn.sampler.num = 128
+    te = model.get('test_cfg', {})
+    if 'rpn' in te:  # 256x256 crops hold < 150 cells: fewer proposals
+        te.rpn.nms_pre = 1000
+        te.rpn.max_per_img = 500
+    if 'rcnn' in te:
+        te.rcnn.max_per_img = 300
     cfg.load_from = None
 
     batch = 2 * batch_per_source
@@ -103,6 +129,7 @@ def apply_cpu_scale(cfg: Config,
         iters_per_epoch = math.ceil(
             len(json.load(f)['images']) / batch_per_source)
     target, source = tl.dataset.datasets
+    source_prefix = copy.deepcopy(source.get('data_prefix'))
     target.update(data_root=None, ann_file=weak_ann,
                   data_prefix=dict(img=t_root + '/'))
     source.update(data_root=None,
@@ -118,20 +145,35 @@ def apply_cpu_scale(cfg: Config,
         if ev.get('type') == 'PerReaderCocoMetric':
             ev.readers = dict(manual=test_ann)
     for h in cfg.get('custom_hooks', []):
-        if 'scale' in h:
-            h['scale'] = tuple(scale)
         if 'warmup_epochs' in h:  # ADELE: the CPU warm-up's epochs
             h['warmup_epochs'] = math.ceil(CPU_WARMUP_ITERS /
                                            iters_per_epoch)
-        if 'dataloader' in h:  # source "validation" = the demo source set
-            h['dataloader']['num_workers'] = 0
-            h['dataloader']['persistent_workers'] = False
-            h['dataloader']['dataset'].update(
+    loaders = {id(dl): dl for dl in _extra_loaders(cfg)}  # shared: once
+    roles = {k: dl['dataset'].get('data_prefix') == source_prefix
+             for k, dl in loaders.items()}
+    for k, dl in loaders.items():
+        dl['num_workers'] = 0
+        dl['persistent_workers'] = False
+        if roles[k]:  # source "validation" = the demo source set
+            dl['dataset'].update(
                 data_root=None,
                 ann_file=osp.join(s_root, 'annotations_bbox.json'),
                 data_prefix=dict(img=s_root + '/'))
+        else:  # ADELE / pseudo labels: the target crops, initial labels
+            dl['dataset'].update(
+                data_root=None, ann_file=weak_ann,
+                data_prefix=dict(img=t_root + '/'))
+    base = cfg.get('img_scale')
+    ratio = scale[0] / base[0] if base else 1.0
+    seen = set()
     for pipe in _pipelines(cfg):
-        _resize(pipe, scale)
+        if base:
+            _resize(pipe, ratio, seen)
+        else:  # no base scale to scale from: every resize to `scale`
+            for t in pipe:
+                if str(t['type']).endswith('Resize') and 'scale' in t:
+                    t['scale'] = tuple(scale)
+    cfg.img_scale = tuple(scale)
     max_epochs = CPU_MAX_EPOCHS if max_epochs is None else max_epochs
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_cfg.val_interval = max_epochs

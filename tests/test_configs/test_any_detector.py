@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import tests.helpers.recorder  # noqa: F401  registers LabelRecorderHook
 from mmsissi.utils import apply_cpu_scale
-from tests.helpers.tiny import tiny_cfg
+from tests.helpers.tiny import shrink_relabelling, tiny_cfg
 
 DETECTORS = {
     'retinanet_r50_fpn_a_sissi_s': ('RetinaNet', 'RetinaHead',
@@ -42,7 +42,8 @@ def test_config_is_a_sissi_s_with_another_detector(name):
     assert hooks['PseudoLabelHook'].get('start_epoch') is None
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'optim_wrapper', 'param_scheduler', 'train_cfg',
-                'val_evaluator', 'test_evaluator', 'default_hooks'):
+                'val_evaluator', 'test_evaluator', 'default_hooks',
+                'tta_model', 'tta_pipeline'):
         assert cfg[key] == base[key], key
     # only the model changed, wholesale (nothing of Faster R-CNN left)
     model = cfg.model
@@ -52,6 +53,7 @@ def test_config_is_a_sissi_s_with_another_detector(name):
     assert model.bbox_head.num_classes == 1
     assert model.test_cfg.max_per_img >= 300  # dense cells
     assert model.backbone.depth == 50
+    assert model.backbone.frozen_stages == -1  # no frozen layer
     # the real COCO-pretrained checkpoint of the model zoo
     assert cfg.load_from.startswith(
         'https://download.openmmlab.com/mmdetection/v2.0/')
@@ -87,11 +89,9 @@ def test_a_sissi_s_runs_on_detector(name, tmp_path, demo_data):
     for h in cfg.custom_hooks:
         if h['type'] == 'ADELEHook':
             h['max_start_epoch'] = 2  # force the start to test the loop
-        if h['type'] == 'PseudoLabelHook':
-            # 2 views; at most 100 labels per image keep synthesis cheap
-            h.update(scale_factors=(1.0, ), flips=('none', 'vertical'),
-                     tta_cfg=dict(view_score_thr=None, score_thr=0.001,
-                                  skip_box_thr=0.0, max_per_img=100))
+    # 2 views; at most 100 labels per image keep synthesis cheap
+    shrink_relabelling(cfg, view_score_thr=None, score_thr=0.001,
+                       skip_box_thr=0.0, max_per_img=100)
     # a few-epoch random-init one-stage head scores ~0.01 (focal prior):
     # keep its boxes, so the pseudo labels are not empty
     cfg.model.test_cfg.score_thr = 0.001

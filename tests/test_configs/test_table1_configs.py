@@ -7,8 +7,12 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmsissi.engine.hooks.pseudo_label_hook import AUTHORS_FUSION
-from tests.helpers.tiny import tiny_cfg
+from tests.helpers.tiny import shrink_relabelling, tiny_cfg
+
+#: the authors' fusion of the pseudo-label views (SISSI code)
+AUTHORS_FUSION = dict(
+    view_score_thr=0.01, iou_thr=0.5, skip_box_thr=0.25, conf_type='avg',
+    score_thr=0.1, nms_iou_thr=0.2, max_per_img=None)
 
 ROWS = {
     'supervised': (None, None),
@@ -57,8 +61,8 @@ def test_config_says_the_experiment(name):
         assert hooks['PseudoLabelHook']['synthesize'] is synth or \
             hooks['PseudoLabelHook']['synthesize'] == synth
         assert hooks['PseudoLabelHook'].get('start_epoch') is None
-        # the fusion the authors ran, stated in the config
-        assert hooks['PseudoLabelHook']['tta_cfg'] == AUTHORS_FUSION
+        # the fusion the authors ran, stated once in the config
+        assert cfg.tta_model.tta_cfg == AUTHORS_FUSION
         assert hooks[criterion]['max_start_epoch'] == 100
         if criterion == 'ADELEHook':
             assert hooks[criterion]['warmup_epochs'] == 2  # 100 its / 56
@@ -73,9 +77,7 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
     for h in cfg.get('custom_hooks', []):
         if h['type'] == criterion:
             h['max_start_epoch'] = 1  # force the start to test the loop
-        if h['type'] == 'PseudoLabelHook':
-            h.update(scale_factors=(1.0, ), flips=('none', 'vertical'),
-                     tta_cfg=dict(score_thr=0.05))
+    shrink_relabelling(cfg, score_thr=0.05)
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()
@@ -99,15 +101,41 @@ def test_config_runs_at_cpu_scale(name, tmp_path, demo_data):
         assert len(runner.message_hub.get_info('sissi/val_loss')) == 1
 
 
-def test_demo_config_datasets_build():
-    """The demo config as shipped (no overrides) finds all its files."""
+def test_demo_scale_datasets_build():
+    """The CPU/demo scale of a row (the one CPU-scale mechanism) finds all
+    its files, the hooks' loaders included."""
     from mmdet.registry import DATASETS
-    cfg = Config.fromfile('configs/demo/supervised_r18_256_cpu.py')
-    assert not cfg.get('custom_hooks')  # the demo is the supervised row
-    cfg.train_dataloader.dataset.datasets[0].ann_file = \
-        'demo/data/target/train_weak.json'
+
+    from mmsissi.utils import apply_cpu_scale
+    cfg = apply_cpu_scale(Config.fromfile('configs/sissi/a_sissi_s.py'))
     sizes = [len(DATASETS.build(d))
              for d in cfg.train_dataloader.dataset.datasets]
     assert sizes == [12, 16]
     for dl in (cfg.val_dataloader, cfg.test_dataloader):
         assert len(DATASETS.build(dl.dataset)) == 4
+    for h in cfg.custom_hooks:
+        assert len(DATASETS.build(h['dataloader']['dataset'])) == 12
+
+
+def test_tta_and_loaders_in_the_config():
+    """The 20-view TTA is declared once (mmdet's tta_model/tta_pipeline)
+    and the hooks get their loaders from the config, loading images as
+    training does."""
+    cfg = Config.fromfile('configs/sissi/a_sissi_s.py')
+    tta = next(t for t in cfg.tta_pipeline if t['type'] == 'TestTimeAug')
+    scales = [t['scale'] for t in tta['transforms'][0]]
+    assert scales == [(410, 410), (461, 461), (512, 512), (563, 563),
+                      (614, 614)]
+    assert len(tta['transforms'][1]) == 4
+    assert cfg.tta_model.type == 'WBFTTAModel'
+    assert cfg.tta_model.tta_cfg == AUTHORS_FUSION
+    adele, plh = cfg.custom_hooks
+    assert plh['dataloader']['dataset']['pipeline'] == cfg.tta_pipeline
+    assert 'tta_model' not in plh  # the config's tta_model
+    train_load = cfg.train_dataloader.dataset.datasets[0].pipeline[0]
+    for h in (adele, plh):
+        ds = h['dataloader']['dataset']
+        assert ds['pipeline'][0]['type'] == train_load['type']
+        assert ds['ann_file'] == cfg.train_dataloader.dataset.datasets[
+            0].ann_file
+        assert ds['test_mode'] is True

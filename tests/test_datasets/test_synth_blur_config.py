@@ -59,8 +59,9 @@ def test_two_places_must_agree():
 
 def test_hook_names_a_valid_blur():
     with pytest.raises(ValueError, match='names no blur'):
-        PseudoLabelHook(synthesize=True)
+        PseudoLabelHook(dataloader=None, synthesize=True)
     with pytest.raises(ValueError, match='unknown blur'):
-        PseudoLabelHook(synthesize='strnog')
-    assert PseudoLabelHook(synthesize='reference').synthesize == 'reference'
-    assert PseudoLabelHook().synthesize is False
+        PseudoLabelHook(dataloader=None, synthesize='strnog')
+    assert PseudoLabelHook(dataloader=None,
+                           synthesize='reference').synthesize == 'reference'
+    assert PseudoLabelHook(dataloader=None).synthesize is False

@@ -155,7 +155,7 @@ def test_measure_uses_inference_mode(tmp_path, demo_data):
     injected the ground truth as proposals and scored high."""
     ann = demo_data / 'target' / 'train_manual.json'
     cfg = tiny_cfg(tmp_path, ann, epochs=1,
-                   hooks=[dict(type='ADELEHook', scale=(128, 128))])
+                   hooks=[dict(type='ADELEHook')])
     runner = Runner.from_cfg(cfg)
     runner.call_hook('before_run')
     hook = next(h for h in runner.hooks if type(h).__name__ == 'ADELEHook')
@@ -172,10 +172,9 @@ def _values(n):
 
 def _hooks(n):
     return [
-        dict(type='ScriptedADELEHook', values=_values(n), scale=(128, 128)),
+        dict(type='ScriptedADELEHook', values=_values(n)),
         dict(type='PseudoLabelHook', tta_cfg=dict(score_thr=0.0),
-             scale_factors=(1.0, ),
-             flips=('none', 'horizontal')),
+             views=((1.0, ), ('none', 'horizontal'))),
     ]
 
 

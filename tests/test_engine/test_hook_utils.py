@@ -1,39 +1,45 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-"""The ADELE and pseudo-label passes load target images as training does
-(the training pipeline's own loader, e.g. LoadCellImageFromFile for 16-bit
-images), not a plain LoadImageFromFile."""
-from types import SimpleNamespace
+"""The hooks' loaders come from the config; at start-up each must hold the
+training target images and load them as training does (16-bit images
+through LoadCellImageFromFile, not a plain LoadImageFromFile)."""
+import pytest
+from mmdet.registry import DATASETS
 
-from mmcv.transforms import LoadImageFromFile
-from mmengine.runner import Runner
-
-from mmsissi.datasets.transforms import LoadCellImageFromFile
-from mmsissi.engine.hooks.utils import build_target_loader, is_image_loader
+from mmsissi.engine.hooks.utils import check_same_images, weak_labels
 from tests.helpers.tiny import tiny_cfg
 
 
-def test_is_image_loader():
-    assert is_image_loader(dict(type='LoadImageFromFile'))
-    assert is_image_loader(dict(type='LoadCellImageFromFile'))
-    assert is_image_loader(dict(type=LoadCellImageFromFile))
-    assert not is_image_loader(dict(type='LoadAnnotations'))
-    assert not is_image_loader(dict(type='Resize'))
+def _datasets(tmp_path, demo_data):
+    cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_manual.json',
+                   config='configs/sissi/a_sissi_s.py')
+    target = DATASETS.build(cfg.train_dataloader.dataset.datasets[0])
+    return cfg, target
 
 
-def test_target_loader_uses_the_training_loader(tmp_path, demo_data):
-    cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json')
-    target = cfg.train_dataloader.dataset.datasets[0]
-    target.pipeline[0] = dict(type='LoadCellImageFromFile',
-                              percentiles=(1.0, 99.0))
-    runner = SimpleNamespace(cfg=cfg,
-                             build_dataloader=Runner.build_dataloader)
-    loader = build_target_loader(
-        runner, 0, [dict(type='PackDetInputs')])
-    first = loader.dataset.pipeline.transforms[0]
-    assert type(first) is LoadCellImageFromFile
-    assert first.percentiles == (1.0, 99.0)
-    assert len(loader.dataset) == 12
-    # a plain loader stays plain
-    target.pipeline[0] = dict(type='LoadImageFromFile')
-    loader = build_target_loader(runner, 0, [dict(type='PackDetInputs')])
-    assert type(loader.dataset.pipeline.transforms[0]) is LoadImageFromFile
+def test_config_loaders_match_the_target(tmp_path, demo_data):
+    cfg, target = _datasets(tmp_path, demo_data)
+    for h in cfg.custom_hooks:
+        check_same_images(DATASETS.build(h['dataloader']['dataset']),
+                          target, h['type'])
+
+
+def test_other_images_are_an_error(tmp_path, demo_data):
+    cfg, target = _datasets(tmp_path, demo_data)
+    ds = cfg.custom_hooks[0]['dataloader']['dataset']
+    ds['ann_file'] = str(demo_data / 'target' / 'test_manual.json')
+    with pytest.raises(ValueError, match='hold different images'):
+        check_same_images(DATASETS.build(ds), target, 'ADELEHook')
+
+
+def test_another_image_loader_is_an_error(tmp_path, demo_data):
+    cfg, target = _datasets(tmp_path, demo_data)
+    ds = cfg.custom_hooks[1]['dataloader']['dataset']
+    ds['pipeline'][0] = dict(type='LoadImageFromFile')
+    with pytest.raises(ValueError, match='loads images with'):
+        check_same_images(DATASETS.build(ds), target, 'PseudoLabelHook')
+
+
+def test_weak_labels_bypass_the_store(tmp_path, demo_data):
+    _, target = _datasets(tmp_path, demo_data)
+    boxes = weak_labels(target)
+    assert len(boxes) == 12 and sum(len(b) for b in boxes.values()) == 288

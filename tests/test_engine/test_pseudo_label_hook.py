@@ -125,6 +125,7 @@ def test_synthesis_on_target_images_only(relabel_run):
     seen = json.load(open(work / 'seen_rank0.json'))
     for img_id, rec in seen['1'].items():
         assert seen['2'][img_id]['md5'] == rec['md5']  # synthesis off
+
     def synthesizable(boxes):  # SeamlessSynth skips boxes under 2 px
         b = np.asarray(boxes).reshape(-1, 4)
         return ((b[:, 2:] - b[:, :2]) >= 2).all(axis=1).any()
@@ -159,8 +160,8 @@ def test_zero_detections_everywhere(tmp_path, demo_data):
     initial = _initial(demo_data)
     hooks = [
         dict(type='PseudoLabelHook', start_epoch=1,
-             tta_cfg=dict(score_thr=1.01), scale_factors=(1.0, ),
-             flips=('none', 'horizontal')),
+             tta_cfg=dict(score_thr=1.01),
+             views=((1.0, ), ('none', 'horizontal'))),
         dict(type='LabelRecorderHook'),
     ]
     cfg = tiny_cfg(tmp_path / 'keep', initial, epochs=2, hooks=hooks)
@@ -199,6 +200,7 @@ def test_label_store_atomic_and_versioned(tmp_path, monkeypatch):
     assert reader.boxes(2).shape == (0, 4)
     assert not reader.refresh()  # unchanged: no reload
     # a crash while writing the next version leaves version 1 intact
+
     def boom(*a, **k):
         raise OSError('disk full')
 
@@ -229,7 +231,7 @@ def test_ddp_ranks_train_on_the_same_labels(tmp_path, demo_data):
         hooks=[
             dict(type='PseudoLabelHook', start_epoch=1,
                  tta_cfg=dict(score_thr=0.0),
-                 scale_factors=(1.0, 0.8), flips=('none', 'vertical')),
+                 views=((1.0, 0.8), ('none', 'vertical'))),
             dict(type='LabelRecorderHook'),
         ])
     cfg.custom_imports = dict(
@@ -257,14 +259,44 @@ def test_ddp_ranks_train_on_the_same_labels(tmp_path, demo_data):
     assert set(ids) == set(want)  # every target image trained on, by some rank
 
 
-def test_figures_written(relabel_run):
+def test_figures_written(relabel_run, demo_data):
     """Fig. 8 (label evolution: weak, then each epoch) and Fig. 3
-    (original vs synthetic-like pairs) land in work_dir/figures."""
+    (original vs synthetic-like pairs), drawn by SISSIFigureHook from the
+    files, show exactly the labels of the weak file and the label store
+    (redrawn here from those files: same pixels)."""
     import cv2
-    work, _, _ = relabel_run
+
+    from mmsissi.datasets.transforms import (LoadCellImageFromFile,
+                                             SeamlessSynth)
+    from mmsissi.visualization import (write_evolution_figure,
+                                       write_synth_figure)
+    work, initial, _ = relabel_run
     evo = cv2.imread(str(work / 'figures' / 'pseudo_label_evolution.png'))
     syn = cv2.imread(str(work / 'figures' / 'synthetic_epoch_3.png'))
     assert evo is not None and syn is not None
-    # 3 images (rows) x 2 versions (weak, epoch 3) / 2 panels of 320 px
-    assert evo.shape[1] >= 2 * 320 and evo.shape[0] >= 3 * 320
-    assert syn.shape[1] >= 2 * 320
+    weak = json.load(open(initial))
+    labels = json.load(open(work / 'labels' / 'epoch_3.json'))
+    names = {i['id']: i['file_name'] for i in weak['images']}
+    ids = [i['id'] for i in weak['images']][:3]
+    load = LoadCellImageFromFile()
+    images = [load(dict(img_path=str(demo_data / 'target' / names[k])))[
+        'img'] for k in ids]
+    w, e3 = _boxes_by_id(weak, False), _boxes_by_id(labels, False)
+    history = {'weak': [np.array(w[str(k)], np.float32).reshape(-1, 4)
+                        for k in ids],
+               'epoch 3': [np.array(e3[str(k)], np.float32).reshape(-1, 4)
+                           for k in ids]}
+    assert sum(len(b) for b in history['epoch 3']) > 0
+    write_evolution_figure(str(work / 'want_evo.png'), images, history)
+    np.testing.assert_array_equal(
+        evo, cv2.imread(str(work / 'want_evo.png')))
+    synth = SeamlessSynth(blur='weak')
+    pairs = [synth.synthesize(img, b) if len(b) else img
+             for img, b in zip(images, history['epoch 3'])]
+    write_synth_figure(str(work / 'want_syn.png'), images, pairs,
+                       history['epoch 3'])
+    np.testing.assert_array_equal(
+        syn, cv2.imread(str(work / 'want_syn.png')))
+    # and the drawn boxes are visible: green box pixels in every row
+    green = (evo[..., 1] == 220) & (evo[..., 0] == 0) & (evo[..., 2] == 0)
+    assert green.sum() > 100

@@ -155,14 +155,13 @@ def test_real_run_criterion_starts_from_best_weights(tmp_path, demo_data):
     epoch 2's checkpoint, and epoch 3 relabels from them."""
     from mmengine.runner import Runner
 
-    from tests.helpers.tiny import tiny_cfg
+    from tests.helpers.tiny import shrink_relabelling, tiny_cfg
     cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
                    epochs=3, config='configs/sissi/baseline.py')
     for h in cfg.custom_hooks:
         if h['type'] == 'ValLossStartHook':
             h.update(patience=1, min_delta=1e9, max_start_epoch=None)
-        if h['type'] == 'PseudoLabelHook':
-            h.update(scale_factors=(1.0, ), flips=('none', ))
+    shrink_relabelling(cfg, views=((1.0, ), ('none', )))
     Runner.from_cfg(cfg).train()
     start = json.load(open(tmp_path / 'sissi_start.json'))
     assert start == dict(epoch=2, cause='criterion',

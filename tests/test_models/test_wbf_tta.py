@@ -10,7 +10,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from mmsissi.models import WBFTTAModel, sissi_tta_transforms
+from mmengine.config import Config
+
+from mmsissi.models import WBFTTAModel
+from tests.helpers.tiny import tta_views
 
 BOXES = np.array([[20, 30, 60, 50], [100, 40, 130, 110], [150, 150, 190, 170],
                   [10, 160, 30, 190]], np.float32)  # xyxy, on a 240x200 image
@@ -59,17 +62,26 @@ def image_file(tmp_path):
     return str(path)
 
 
-def _batch(path, **kw):
-    pipe = Compose([
-        dict(type='LoadImageFromFile'),
-        sissi_tta_transforms((240, 200), **kw)
-    ])
+#: the 20-view TTA pipeline as the configs declare it
+TTA = Config.fromfile(
+    'configs/_base_/datasets/target_source_cells.py').tta_pipeline
+FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+FLIPS = ('none', 'horizontal', 'vertical', 'diagonal')
+
+
+def _batch(path, scale_factors=FACTORS, flips=FLIPS):
+    pipe = Compose(tta_views(TTA, scale_factors, flips, scale=(240, 200)))
     return pseudo_collate([pipe(dict(img_path=path, img_id=5))])
 
 
 def test_twenty_views_really_resized(image_file):
     data = _batch(image_file)
     assert len(data['inputs']) == 20
+    # the config's views are these: its scales are FACTORS x (512, 512)
+    tta = next(t for t in TTA if t['type'] == 'TestTimeAug')
+    assert [t['scale'] for t in tta['transforms'][0]] == [
+        (round(512 * f), round(512 * f)) for f in FACTORS]
+    assert len(tta['transforms'][1]) == len(FLIPS)
     det = SquareDetector()
     WBFTTAModel(module=det).test_step(data)
     shapes = sorted(set(det.seen))

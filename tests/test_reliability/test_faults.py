@@ -70,7 +70,7 @@ def test_ranks_disagreeing_on_labels_are_stopped(tmp_path):
     store = LabelStore(str(tmp_path))
     path = store.write(3, [dict(id=1, file_name='a.png', height=9, width=9)],
                        {1: np.array([[1, 1, 4, 4]])})
-    hook = PseudoLabelHook(start_epoch=2)
+    hook = PseudoLabelHook(dataloader=None, start_epoch=2)
     hook.store = store
     store.refresh()
     runner = SimpleNamespace(epoch=2, work_dir=str(tmp_path),
@@ -98,8 +98,7 @@ def test_real_ddp_divergence_is_caught(tmp_path, demo_data):
                    epochs=2, hooks=[
                        dict(type='DivergentPseudoLabelHook', start_epoch=1,
                             tta_cfg=dict(score_thr=0.05),
-                            scale_factors=(1.0, ),
-                            flips=('none', ))
+                            views=((1.0, ), ('none', )))
                    ])
     cfg.custom_imports = dict(imports=['mmsissi', 'tests.helpers.recorder'],
                               allow_failed_imports=False)

@@ -78,6 +78,44 @@ def test_test_tool_per_reader_table(trained, tmp_path):
         f'set4{k}_{j}.png' for k in (6, 8) for j in (0, 1)}
 
 
+def _max_pairwise_iou(boxes):
+    import numpy as np
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)  # xywh
+    if len(b) < 2:
+        return 0.0
+    x1, y1 = b[:, 0], b[:, 1]
+    x2, y2 = x1 + b[:, 2], y1 + b[:, 3]
+    iw = np.clip(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1),
+                 0, None)
+    ih = np.clip(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1),
+                 0, None)
+    inter = iw * ih
+    area = b[:, 2] * b[:, 3]
+    iou = inter / (area[:, None] + area - inter)
+    np.fill_diagonal(iou, 0)
+    return float(iou.max())
+
+
+def test_test_tool_tta_is_the_pseudo_label_ensemble(trained, tmp_path):
+    """`tools/test.py --tta` evaluates the config's tta_model/tta_pipeline:
+    the 20-view WBF ensemble with the authors' fusion (fused score >= 0.1,
+    NMS at IoU 0.2 after fusion), not mmdet's flip + NMS fallback."""
+    work, _, _ = trained
+    out = _run(['tools/test.py', str(work / 'cfg1.py'),
+                str(work / 'epoch_1.pth'), '--tta', '--work-dir',
+                str(tmp_path)])
+    assert 'Cannot find ``tta_model``' not in out
+    assert "type='WBFTTAModel'" in out or 'WBFTTAModel' in out
+    rows = list(csv.reader(open(tmp_path / 'test.per_reader.csv')))
+    assert [r[0] for r in rows[1:]] == ['manual', 'mean']
+    dets = json.load(open(tmp_path / 'test.bbox.json'))
+    assert dets and min(d['score'] for d in dets) >= 0.1 - 1e-6
+    by_image = {}
+    for d in dets:
+        by_image.setdefault(d['file_name'], []).append(d['bbox'])
+    assert max(_max_pairwise_iou(b) for b in by_image.values()) <= 0.2 + 1e-3
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

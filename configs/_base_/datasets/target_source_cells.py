@@ -130,3 +130,76 @@ source_val_dataloader = dict(
         filter_cfg=dict(filter_empty_gt=True),
         pipeline=source_val_pipeline,
         backend_args=backend_args))
+
+# --------------------------------------------------------------------------
+# Label correction: what the hooks run the detector over (inference mode).
+#
+# The 20 test-time views of SISSI's pseudo labels: 5 scales (0.8-1.2 x the
+# training scale; each view really is resized) x {none, h, v, h+v} flips.
+# `tools/test.py CONFIG CKPT --tta` evaluates exactly this ensemble
+# (`tta_model` + `tta_pipeline`, mmdet's TTA convention).
+tta_scale_factors = (0.8, 0.9, 1.0, 1.1, 1.2)
+tta_pipeline = [
+    dict(type='LoadCellImageFromFile', backend_args=backend_args),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize',
+                     scale=(round(img_scale[0] * s), round(img_scale[1] * s)),
+                     keep_ratio=True) for s in tta_scale_factors
+            ],
+            [
+                dict(type='RandomFlip', prob=0.),
+                dict(type='RandomFlip', prob=1., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='vertical'),
+                dict(type='RandomFlip', prob=1., direction='diagonal'),
+            ],
+            [
+                dict(type='PackDetInputs',
+                     meta_keys=('img_id', 'img_path', 'ori_shape',
+                                'img_shape', 'scale_factor', 'flip',
+                                'flip_direction'))
+            ],
+        ])
+]
+# How the views are fused, as the authors ran it: each view's boxes with
+# score > 0.01; Weighted Boxes Fusion at IoU 0.5, skipping boxes under 0.25,
+# average score; fused boxes with score >= 0.1; then NMS at IoU 0.2; no cap
+# on the count. `views_per_batch` views go through the network at once.
+tta_model = dict(
+    type='WBFTTAModel',
+    tta_cfg=dict(
+        view_score_thr=0.01,
+        iou_thr=0.5,
+        skip_box_thr=0.25,
+        conf_type='avg',
+        score_thr=0.1,
+        nms_iou_thr=0.2,
+        max_per_img=None),
+    views_per_batch=1)
+
+# The target training images with their *initial* weak labels, in test mode:
+# ADELEHook measures AP50 against those labels (one view, the test
+# pipeline); PseudoLabelHook relabels the images (the 20 TTA views). Keep
+# them the same images as the training target set (checked at start-up).
+target_infer_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    ann_file='sissi/target_train_weak.json',
+    data_prefix=dict(img=target_prefix),
+    metainfo=metainfo,
+    test_mode=True,
+    backend_args=backend_args)
+adele_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(target_infer_dataset, pipeline=test_pipeline))
+pseudo_label_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(target_infer_dataset, pipeline=tta_pipeline))

@@ -1,12 +1,13 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .adele_hook import ADELEHook
 from .epoch_seed_hook import EpochSeedHook
+from .figure_hook import SISSIFigureHook
 from .invalid_loss_hook import InvalidLossHook
 from .pseudo_label_hook import PseudoLabelHook
 from .start_criterion import StartCriterionHook
 from .val_loss_start_hook import ValLossStartHook
 
 __all__ = [
-    'ADELEHook', 'EpochSeedHook', 'InvalidLossHook', 'PseudoLabelHook', 'StartCriterionHook',
-    'ValLossStartHook'
+    'ADELEHook', 'EpochSeedHook', 'InvalidLossHook', 'PseudoLabelHook',
+    'SISSIFigureHook', 'StartCriterionHook', 'ValLossStartHook'
 ]

@@ -5,7 +5,7 @@ from typing import Optional
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from mmsissi.utils.fileio import atomic_dump_json
+from mmsissi.fileio import atomic_dump_json
 from .utils import CAUSE_KEY, get_start_epoch, publish_start_epoch
 
 __all__ = ['StartCriterionHook']

@@ -1,16 +1,15 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """Helpers shared by the SISSI hooks (not registered components)."""
-import copy
-from typing import List
+from typing import Dict
 
+import numpy as np
 from mmcv.transforms import LoadImageFromFile
-from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine.model import is_model_wrapper
 
 __all__ = [
-    'START_KEY', 'CAUSE_KEY', 'target_dataset', 'build_target_loader',
-    'unwrap_model', 'get_start_epoch', 'publish_start_epoch',
-    'is_image_loader'
+    'START_KEY', 'CAUSE_KEY', 'target_dataset', 'unwrap_model',
+    'get_start_epoch', 'publish_start_epoch', 'check_same_images',
+    'weak_labels'
 ]
 
 #: MessageHub key under which a start criterion publishes the start epoch
@@ -47,49 +46,61 @@ def target_dataset(runner, index: int = 0, requires_store: bool = False):
     return target
 
 
-def is_image_loader(transform: dict) -> bool:
-    """Whether a transform config loads the image: mmcv's
-    ``LoadImageFromFile`` or any subclass (e.g. ``LoadCellImageFromFile``,
-    which converts 16-bit images as training sees them)."""
-    t = transform['type']
-    cls = t if isinstance(t, type) else TRANSFORMS.get(t)
-    return cls is not None and issubclass(cls, LoadImageFromFile)
-
-
 def unwrap_model(runner):
     model = runner.model
     return model.module if is_model_wrapper(model) else model
 
 
-def build_target_loader(runner, index: int, pipeline_tail: List[dict],
-                        num_workers: int = 0, ann_file: str = None):
-    """An inference dataloader over the target training images.
+def _image_loader(dataset):
+    """The image-loading transform of a dataset's pipeline, or None."""
+    for t in getattr(dataset.pipeline, 'transforms', []):
+        if isinstance(t, LoadImageFromFile):
+            return t
+    return None
 
-    It reuses the target dataset's config (paths, prefixes, category map)
-    with the training pipeline's own image loader (so images are read and
-    converted exactly as training reads them) + ``pipeline_tail``, in test
-    mode, sharded across ranks by a non-shuffling ``DefaultSampler``.
+
+def check_same_images(dataset, target, who: str) -> None:
+    """Check that a hook's inference dataset covers the training target set
+    and loads images as training does.
 
     Args:
-        runner (Runner): The runner.
-        index (int): Index of the target set in the training datasets.
-        pipeline_tail (list[dict]): Transforms after loading the image.
-        num_workers (int): Dataloader workers.
-        ann_file (str, optional): Annotation file instead of the config's.
+        dataset: The hook's dataset (built from its dataloader config).
+        target: The training target dataset.
+        who (str): Hook name for the error message.
+
+    Raises:
+        ValueError: If the image files differ, or the image loaders differ
+            (e.g. plain ``LoadImageFromFile`` would read 16-bit images
+            differently from training's ``LoadCellImageFromFile``).
     """
-    cfg = copy.deepcopy(runner.cfg.train_dataloader.dataset)
-    cfg = cfg.datasets[index] if 'datasets' in cfg else cfg
-    load = next((t for t in cfg['pipeline'] if is_image_loader(t)),
-                dict(type='LoadImageFromFile'))
-    cfg.update(type='CellCocoDataset', test_mode=True,
-               pipeline=[load] + list(pipeline_tail))
-    cfg.pop('label_store', None)
-    if ann_file is not None:
-        cfg['ann_file'] = ann_file
-    dataset = DATASETS.build(cfg)
-    return runner.build_dataloader(
-        dict(batch_size=1,
-             num_workers=num_workers,
-             persistent_workers=False,
-             sampler=dict(type='DefaultSampler', shuffle=False),
-             dataset=dataset))
+    def files(ds):
+        ds.full_init()
+        return {ds.get_data_info(i)['img_path'] for i in range(len(ds))}
+
+    mine, theirs = files(dataset), files(target)
+    if mine != theirs:
+        only = sorted(theirs - mine)[:3] or sorted(mine - theirs)[:3]
+        raise ValueError(
+            f'{who}: its dataloader ({getattr(dataset, "ann_file", "?")}, '
+            f'{len(mine)} images) and the training target set '
+            f'({getattr(target, "ann_file", "?")}, {len(theirs)} images) '
+            f'hold different images (e.g. {only}); point both at the same '
+            'target images')
+    a, b = _image_loader(dataset), _image_loader(target)
+    if a is not None and b is not None and repr(a) != repr(b):
+        raise ValueError(
+            f'{who}: its dataloader loads images with {a!r} but training '
+            f'uses {b!r}; use the same loader so both see the same pixels')
+
+
+def weak_labels(target) -> Dict[int, np.ndarray]:
+    """The target dataset's own labels (its annotation file, after the box
+    rule), bypassing the label store: ``{img_id: (N, 4) xyxy}``."""
+    from mmsissi.datasets import CellCocoDataset
+    out = {}
+    for k in range(len(target)):
+        info = CellCocoDataset.get_data_info(target, k)
+        out[int(info['img_id'])] = np.array(
+            [x['bbox'] for x in info['instances']],
+            np.float32).reshape(-1, 4)
+    return out

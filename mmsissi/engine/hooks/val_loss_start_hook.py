@@ -7,7 +7,7 @@ import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, barrier, is_main_process
 
-from mmsissi.utils.fileio import atomic_torch_save
+from mmsissi.fileio import atomic_torch_save
 from .start_criterion import StartCriterionHook
 from .utils import unwrap_model
 
@@ -116,8 +116,8 @@ class ValLossStartHook(StartCriterionHook):
     def decide(self, runner, epoch: int) -> bool:
         loss = self.measure(runner)
         hist = list(runner.message_hub.get_info(self.HISTORY_KEY) or [])
-        hist = hist[:epoch - 1] + [float('nan')] * max(0, epoch - 1 -
-                                                         len(hist))
+        hist = hist[:epoch - 1]
+        hist += [float('nan')] * max(0, epoch - 1 - len(hist))
         hist.append(loss)
         runner.message_hub.update_info(self.HISTORY_KEY, hist)
         best_k, best = best_epoch(hist, self.min_delta)
