@@ -5,24 +5,7 @@
 # configs/detectors/fcos_r50_fpn_a_sissi_s.py [--cpu-scale]`
 _base_ = [
     '../_base_/models/fcos_r50-caffe_fpn_gn-head_cell.py',
-    '../_base_/datasets/target_source_cells.py',
-    '../_base_/schedules/sgd_8k_iters.py',
-    '../_base_/default_runtime.py',
-]
-
-# A+SISSI(S), as configs/sissi/a_sissi_s.py: ADELE start + pseudo labels
-# (the dataset base's 20-view TTA + WBF) + strong-blur synthesis.
-train_dataloader = dict(
-    sampler=dict(iters_per_epoch={{_base_.iters_per_epoch}}))
-custom_hooks = [
-    dict(type='ADELEHook',
-         threshold=0.9,
-         warmup_epochs={{_base_.warmup_epochs}},
-         max_start_epoch={{_base_.max_start_epoch}},
-         dataloader={{_base_.adele_dataloader}}),
-    dict(type='PseudoLabelHook',
-         dataloader={{_base_.pseudo_label_dataloader}},
-         synthesize='strong'),
+    '../_base_/a_sissi_s_loop.py',
 ]
 
 # COCO-pretrained FCOS R50-caffe-FPN GN-head 1x (OpenMMLab model zoo,
