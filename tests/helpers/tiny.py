@@ -33,7 +33,7 @@ def _complete_hook(cfg, h):
     TTA pipeline and the TTA model's fusion settings."""
     views = h.pop('views', None)
     tta_cfg = h.pop('tta_cfg', None)
-    if h['type'] == 'ADELEHook' or 'ADELE' in h['type']:
+    if 'ADELE' in h['type']:
         h.setdefault('dataloader', copy.deepcopy(cfg.adele_dataloader))
     elif 'PseudoLabelHook' in h['type']:
         dl = h.setdefault('dataloader',

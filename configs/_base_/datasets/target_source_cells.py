@@ -198,8 +198,5 @@ adele_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(target_infer_dataset, pipeline=test_pipeline))
 pseudo_label_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    adele_dataloader,
     dataset=dict(target_infer_dataset, pipeline=tta_pipeline))

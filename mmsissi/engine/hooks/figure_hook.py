@@ -55,6 +55,7 @@ class SISSIFigureHook(Hook):
         self.dataset_index = dataset_index
         self.store_dir = store_dir
         self._drawn: Optional[int] = None
+        self._store: Optional[LabelStore] = None
 
     def after_train_epoch(self, runner) -> None:
         """Fig. 7, once ADELE has measured (its start line included)."""
@@ -67,16 +68,19 @@ class SISSIFigureHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         """Figs. 8 and 3 when a new label version has been written."""
+        if self.num_images <= 0 or not is_main_process():
+            return
         root = osp.join(runner.work_dir, self.store_dir)
-        store = LabelStore(root)
-        store.refresh()
-        if (not store.active or store.version == self._drawn
-                or self.num_images <= 0 or not is_main_process()):
+        if self._store is None:
+            self._store = LabelStore(root)
+        store = self._store
+        store.refresh()  # reloads only when a new version was written
+        if not store.active or store.version == self._drawn:
             return
         self._drawn = store.version
         target = target_dataset(runner, self.dataset_index)
         n = min(self.num_images, len(target))
-        weak = weak_labels(target)
+        weak = weak_labels(target, range(n))
         load = LoadCellImageFromFile()
         ids, images = [], []
         for i in range(n):

@@ -99,7 +99,6 @@ class PseudoLabelHook(Hook):
         self.synthesize = synthesize
         self.store_dir = store_dir
         self.store: Optional[LabelStore] = None
-        self.last_predictions: Optional[Dict[int, dict]] = None
         self._loader = None
 
     # ---------------------------------------------------------------- setup
@@ -176,7 +175,6 @@ class PseudoLabelHook(Hook):
         previous = self._current_labels(target, images)
         before = sum(len(b) for b, _ in previous.values())
         preds = self.predict_target(runner)
-        self.last_predictions = preds
         missing = [i['id'] for i in images if i['id'] not in preds]
         if missing:
             raise RuntimeError(

@@ -93,12 +93,18 @@ def check_same_images(dataset, target, who: str) -> None:
             f'uses {b!r}; use the same loader so both see the same pixels')
 
 
-def weak_labels(target) -> Dict[int, np.ndarray]:
+def weak_labels(target, indices=None) -> Dict[int, np.ndarray]:
     """The target dataset's own labels (its annotation file, after the box
-    rule), bypassing the label store: ``{img_id: (N, 4) xyxy}``."""
+    rule), bypassing the label store: ``{img_id: (N, 4) xyxy}``.
+
+    Args:
+        target: The target dataset.
+        indices (Iterable[int], optional): Dataset indices to read; None
+            reads all.
+    """
     from mmsissi.datasets import CellCocoDataset
     out = {}
-    for k in range(len(target)):
+    for k in range(len(target)) if indices is None else indices:
         info = CellCocoDataset.get_data_info(target, k)
         out[int(info['img_id'])] = np.array(
             [x['bbox'] for x in info['instances']],
