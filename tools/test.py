@@ -20,7 +20,8 @@ from mmdet.registry import RUNNERS
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
-from mmsissi.utils import apply_cpu_scale, use_cpu_dist_backend  # noqa: E402
+from mmsissi.utils import (apply_cpu_scale, close_dist,  # noqa: E402
+                           use_cpu_dist_backend)
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -167,6 +168,7 @@ def main():
 
     # start testing
     runner.test()
+    close_dist()
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
-from mmsissi.utils import apply_cpu_scale, use_cpu_dist_backend  # noqa: E402
+from mmsissi.utils import (apply_cpu_scale, close_dist,  # noqa: E402
+                           use_cpu_dist_backend)
 
 
 def parse_args():
@@ -131,6 +132,7 @@ def main():
 
     # start training
     runner.train()
+    close_dist()
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['use_cpu_dist_backend']
+__all__ = ['use_cpu_dist_backend', 'close_dist']
 
 
 def use_cpu_dist_backend(cfg: Config) -> None:
@@ -38,3 +38,18 @@ def use_cpu_dist_backend(cfg: Config) -> None:
     if launcher == 'pytorch' and not dist.is_initialized():
         os.environ.setdefault('LOCAL_RANK', '0')
         dist.init_process_group(backend=dist_cfg['backend'])
+
+
+def close_dist() -> None:
+    """Shut the process group down cleanly at the end of a launch.
+
+    Without it, each torchrun rank tears gloo down in the interpreter's exit
+    handlers, where a still-joinable communication thread is destroyed and
+    ``std::terminate`` aborts the rank (``terminate called without an active
+    exception``, SIGABRT) after training has already finished. All ranks meet
+    at a barrier first, so no rank leaves while another is still writing.
+    Does nothing when no process group was initialised.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
