@@ -175,3 +175,36 @@ def test_real_run_criterion_starts_from_best_weights(tmp_path, demo_data):
     assert 'restored the weights of epoch 1' in log
     assert 'label correction starts after epoch 2 (criterion met)' in log
     assert json.load(open(tmp_path / 'labels' / 'index.json'))['epoch'] == 3
+
+
+def test_record_only_records_but_changes_nothing(tmp_path):
+    """record_only: the same decision is recorded (file + MessageHub), but
+    nothing is published, the weights are not restored, and the criterion
+    stops deciding once recorded."""
+    losses = [5, 4, 3, 3.5, 3.2, 3.1, 3.05, 3.3]
+    hook = Scripted(losses, patience=2, record_only=True)
+    runner = _runner(tmp_path, 'record')
+    assert _train(hook, runner, len(losses)) is None  # never published
+    assert runner.message_hub.get_info('sissi/start_epoch') is None
+    assert runner.message_hub.get_info('sissi/start_cause') is None
+    assert _weights(runner) == {8.0}  # the last epoch's, not restored
+    rec = dict(epoch=5, cause='criterion', criterion='Scripted',
+               max_start_epoch=None)
+    assert json.load(open(tmp_path / 'sissi_start_Scripted.json')) == rec
+    assert not (tmp_path / 'sissi_start.json').exists()
+    assert runner.message_hub.get_info(
+        'sissi/recorded_start/Scripted') == rec
+    # measured up to the firing epoch only; best weights of epoch 3 saved
+    assert len(runner.message_hub.get_info('sissi/val_loss')) == 5
+    best = torch.load(tmp_path / 'val_loss_best.pth', weights_only=True)
+    assert {float(v) for t in best.values() for v in t.flatten()} == {3.0}
+
+
+def test_record_only_cap(tmp_path):
+    hook = Scripted([5, 4, 3, 2, 1], patience=3, max_start_epoch=2,
+                    record_only=True)
+    runner = _runner(tmp_path, 'record-cap')
+    _train(hook, runner, 5)
+    rec = json.load(open(tmp_path / 'sissi_start_Scripted.json'))
+    assert (rec['epoch'], rec['cause']) == (2, 'cap')
+    assert runner.message_hub.get_info('sissi/start_epoch') is None

@@ -59,6 +59,8 @@ class ADELEHook(StartCriterionHook):
             full Fig. 7 curve). Defaults to False.
         max_start_epoch (int, optional): Latest start. Defaults to None.
         min_start_epoch (int): Earliest start. Defaults to 1.
+        record_only (bool): Only record when correction would start (see
+            :class:`StartCriterionHook`). Defaults to False.
     """
 
     HISTORY_KEY = 'sissi/adele_ap50'
@@ -73,8 +75,9 @@ class ADELEHook(StartCriterionHook):
                  max_dets: int = 1000,
                  measure_after_start: bool = False,
                  max_start_epoch: Optional[int] = None,
-                 min_start_epoch: int = 1) -> None:
-        super().__init__(max_start_epoch, min_start_epoch)
+                 min_start_epoch: int = 1,
+                 record_only: bool = False) -> None:
+        super().__init__(max_start_epoch, min_start_epoch, record_only)
         self.threshold = threshold
         self.min_points = max(3, int(min_points))
         if warmup_epochs < 0:

@@ -65,6 +65,8 @@ class ValLossStartHook(StartCriterionHook):
             Defaults to True.
         max_start_epoch (int, optional): Latest start. Defaults to None.
         min_start_epoch (int): Earliest start. Defaults to 1.
+        record_only (bool): Only record when correction would start (see
+            :class:`StartCriterionHook`). Defaults to False.
     """
 
     HISTORY_KEY = 'sissi/val_loss'
@@ -77,8 +79,9 @@ class ValLossStartHook(StartCriterionHook):
                  min_delta: float = 0.0,
                  restore_best: bool = True,
                  max_start_epoch: Optional[int] = None,
-                 min_start_epoch: int = 1) -> None:
-        super().__init__(max_start_epoch, min_start_epoch)
+                 min_start_epoch: int = 1,
+                 record_only: bool = False) -> None:
+        super().__init__(max_start_epoch, min_start_epoch, record_only)
         if patience < 1:
             raise ValueError(f'patience must be >= 1, got {patience}')
         if min_delta < 0:
