@@ -4,13 +4,13 @@ shifted / rescaled boxes and false boxes, the kinds of error weak labels
 from image processing make. Used to build noisy-label benchmarks on data
 whose truth is known (``tools/make_noisy_labels.py``)."""
 import copy
-from typing import Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mmsissi.structures import sanitize_boxes
 
-__all__ = ['corrupt_coco']
+__all__ = ['corrupt_coco', 'split_coco']
 
 
 def _check_rate(name: str, value: float) -> float:
@@ -103,3 +103,60 @@ def corrupt_coco(coco: dict,
         drop=drop, jitter=jitter, spurious=spurious, seed=seed))
     counts['total'] = len(out)
     return result, counts
+
+
+def split_coco(coco: dict,
+               sizes: Sequence[int],
+               names: Sequence[str] = ('train', 'val', 'test'),
+               seed: int = 0,
+               max_side: Optional[int] = None) -> Dict[str, dict]:
+    """Seeded disjoint split of a COCO dict's images.
+
+    Images (optionally only those whose height and width are at most
+    ``max_side``) are shuffled with one seeded generator and cut into
+    consecutive parts of the given sizes; each part keeps its images'
+    annotations and the categories. The same inputs give the same split.
+
+    Args:
+        coco (dict): COCO dict.
+        sizes (Sequence[int]): Number of images per part; ``-1`` for the
+            last part means "all the rest".
+        names (Sequence[str]): Part names, as many as ``sizes``.
+        seed (int): Random seed. Defaults to 0.
+        max_side (int, optional): Keep only images with both sides at most
+            this. Defaults to None (all images).
+
+    Returns:
+        dict[str, dict]: part name -> COCO dict.
+
+    Raises:
+        ValueError: When the parts need more images than there are.
+    """
+    if len(sizes) != len(names):
+        raise ValueError(f'{len(sizes)} sizes for {len(names)} names')
+    images = [im for im in coco['images'] if max_side is None or
+              max(im['height'], im['width']) <= max_side]
+    order = np.random.default_rng(seed).permutation(len(images))
+    sizes = list(sizes)
+    fixed = sum(n for n in sizes if n >= 0)
+    if any(n < 0 for n in sizes[:-1]) or fixed > len(images):
+        raise ValueError(
+            f'cannot split {len(images)} images'
+            f'{"" if max_side is None else f" (sides <= {max_side})"} '
+            f'into {dict(zip(names, sizes))}')
+    if sizes[-1] < 0:
+        sizes[-1] = len(images) - fixed
+    by_image: Dict[int, list] = {}
+    for ann in coco['annotations']:
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    parts, start = {}, 0
+    for name, n in zip(names, sizes):
+        ims = [images[i] for i in sorted(order[start:start + n])]
+        start += n
+        part = copy.deepcopy({k: v for k, v in coco.items()
+                              if k not in ('images', 'annotations')})
+        part['images'] = copy.deepcopy(ims)
+        part['annotations'] = copy.deepcopy(
+            [a for im in ims for a in by_image.get(im['id'], [])])
+        parts[name] = part
+    return parts

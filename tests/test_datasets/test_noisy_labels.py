@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmsissi.datasets.noisy_labels import corrupt_coco
+from mmsissi.datasets.noisy_labels import corrupt_coco, split_coco
 from mmsissi.structures import box_iou
 
 
@@ -81,3 +81,40 @@ def test_cli(tmp_path, demo_data):
                         str(bad), '--out', str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and str(bad) in r.stderr
+
+
+def _sized(n, sides):
+    ims = [dict(id=i + 1, file_name=f'images/{i}.png', height=h, width=w)
+           for i, (h, w) in enumerate(sides[:n])]
+    anns = [dict(id=10 * im['id'] + j, image_id=im['id'], category_id=1,
+                 bbox=[j, j, 5, 5]) for im in ims for j in range(im['id'])]
+    return dict(images=ims, annotations=anns,
+                categories=[dict(id=1, name='cell')])
+
+
+def test_split_is_seeded_disjoint_and_keeps_annotations():
+    coco = _sized(30, [(256, 256)] * 20 + [(512, 640)] * 10)
+    a = split_coco(coco, [8, 4, -1], seed=1, max_side=256)
+    b = split_coco(coco, [8, 4, -1], seed=1, max_side=256)
+    c = split_coco(coco, [8, 4, -1], seed=2, max_side=256)
+    ids = {k: [im['id'] for im in v['images']] for k, v in a.items()}
+    assert ids == {k: [im['id'] for im in v['images']]
+                   for k, v in b.items()}
+    assert ids != {k: [im['id'] for im in v['images']]
+                   for k, v in c.items()}
+    assert [len(v) for v in ids.values()] == [8, 4, 8]  # the 20 small ones
+    assert len(set(sum(ids.values(), []))) == 20
+    assert max(sum(ids.values(), [])) <= 20  # no 512x640 image
+    for part in a.values():  # each image's annotations, and only those
+        own = {im['id'] for im in part['images']}
+        assert {x['image_id'] for x in part['annotations']} <= own
+        assert len(part['annotations']) == sum(own)
+        assert part['categories'] == coco['categories']
+
+
+def test_split_too_small_is_a_clear_error():
+    coco = _sized(10, [(256, 256)] * 10)
+    with pytest.raises(ValueError, match='cannot split 10 images'):
+        split_coco(coco, [8, 4, 4])
+    with pytest.raises(ValueError, match='2 sizes for 3 names'):
+        split_coco(coco, [8, 2])
