@@ -1,0 +1,194 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""benchmarks/noisy_labels.py: the label-quality bookkeeping, the branch
+checkpoints, the configs it builds, and a real end-to-end run of every
+row on the demo data."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmarks import noisy_labels as nl
+
+
+def _coco(boxes_by_name, size=64):
+    images, anns = [], []
+    for i, (name, boxes) in enumerate(boxes_by_name.items(), 1):
+        images.append(dict(id=i, file_name=f'images/{name}', height=size,
+                           width=size))
+        for x1, y1, x2, y2 in boxes:
+            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=1,
+                             bbox=[x1, y1, x2 - x1, y2 - y1], iscrowd=0))
+    return dict(images=images, annotations=anns,
+                categories=[dict(id=1, name='cell')])
+
+
+def _write(path, obj):
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def test_labels_by_epoch_follows_the_store(tmp_path):
+    (tmp_path / 'labels').mkdir()
+    for k in (3, 5):
+        (tmp_path / 'labels' / f'epoch_{k}.json').write_text('{}')
+    files = nl.labels_by_epoch(str(tmp_path), 'initial.json', 6)
+    store = str(tmp_path / 'labels')
+    assert files == {0: 'initial.json', 1: 'initial.json',
+                     2: 'initial.json', 3: f'{store}/epoch_3.json',
+                     4: f'{store}/epoch_3.json', 5: f'{store}/epoch_5.json',
+                     6: f'{store}/epoch_5.json'}
+
+
+def test_label_quality_counts_against_truth(tmp_path):
+    truth = _write(tmp_path / 't.json', _coco({
+        'a.png': [[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]],
+        'b.png': [[5, 5, 15, 15]]}))
+    # a: one hit, one miss, one false box (IoU < 0.5); b: no label at all
+    noisy = _write(tmp_path / 'n.json', _coco({
+        'a.png': [[0, 0, 10, 11], [40, 40, 45, 45], [55, 0, 60, 5]]}))
+    q = nl.label_quality({0: noisy, 1: truth, 2: noisy}, truth)
+    assert q[0] == q[2]
+    assert q[0]['num_boxes'] == 3
+    assert q[0]['precision'] == pytest.approx(1 / 3)
+    assert q[0]['recall'] == pytest.approx(1 / 4)
+    assert q[1]['precision'] == q[1]['recall'] == 1.0
+
+
+def test_branch_checkpoint_publishes_the_recorded_start(tmp_path):
+    best = dict(epoch=2, loss=1.0)
+    hub = dict(runtime_info={'sissi/val_loss_best': best})
+    for k in (2, 4):
+        torch.save(dict(state_dict=dict(w=torch.full((2, ), float(k))),
+                        message_hub=json.loads(json.dumps(hub)),
+                        meta=dict(epoch=k)), tmp_path / f'epoch_{k}.pth')
+    torch.save(dict(w=torch.full((2, ), 2.0)), tmp_path / 'val_loss_best.pth')
+    for crit in ('ValLossStartHook', 'ADELEHook'):
+        (tmp_path / f'sissi_start_{crit}.json').write_text(json.dumps(
+            dict(epoch=4, cause='criterion' if crit[0] == 'V' else 'cap')))
+    out = str(tmp_path / 'b.pth')
+    assert nl.make_branch_checkpoint(str(tmp_path), 'ValLossStartHook',
+                                     out) == (4, 'criterion')
+    ck = torch.load(out, weights_only=False)
+    assert ck['meta']['epoch'] == 4  # resumes after epoch 4 ...
+    assert ck['state_dict']['w'].tolist() == [2.0, 2.0]  # ... best weights
+    info = ck['message_hub']['runtime_info']
+    assert (info['sissi/start_epoch'], info['sissi/start_cause']) == (
+        4, 'criterion')
+    assert nl.make_branch_checkpoint(str(tmp_path), 'ADELEHook',
+                                     out) == (4, 'cap')
+    ck = torch.load(out, weights_only=False)
+    assert ck['state_dict']['w'].tolist() == [4.0, 4.0]  # its own weights
+    with pytest.raises(RuntimeError, match='did not fire'):
+        nl.make_branch_checkpoint(str(tmp_path / 'nowhere'), 'ADELEHook',
+                                  out)
+
+
+def _args(tmp_path, demo_data, *extra):
+    return nl.parse_args([
+        '--target-ann', str(demo_data / 'source' / 'annotations_bbox.json'),
+        '--target-category-map', 'nucleus=cell',
+        '--source-ann', str(demo_data / 'target' / 'train_manual.json'),
+        '--source-category-map', 'cell=cell', '--source-val', '2',
+        '--split', '6', '3', '3', '--work-dir', str(tmp_path / 'bench'),
+        *extra])
+
+
+def test_configs_are_the_rows_own_with_the_benchmark_data(
+        tmp_path, demo_data):
+    args = _args(tmp_path, demo_data, '--epochs', '6')
+    paths = nl.prepare_data(args, str(tmp_path / 'data'))
+    parts = {k: json.load(open(v)) for k, v in paths.items()}
+    sizes = [len(parts[k]['images']) for k in ('train_clean', 'val', 'test')]
+    assert sizes == [6, 3, 3]
+    assert parts['train_noisy']['images'] == parts['train_clean']['images']
+    assert len(parts['train_noisy']['annotations']) < len(
+        parts['train_clean']['annotations'])  # 50 % dropped, 10 % false
+    sup = nl.build_config('supervised', args, paths)
+    hooks = {h['type']: h for h in sup.custom_hooks}
+    assert set(hooks) == {'ValLossStartHook', 'ADELEHook'}
+    assert all(h['record_only'] for h in hooks.values())
+    assert hooks['ADELEHook']['max_start_epoch'] == 4  # 6 // 2 + 1
+    assert hooks['ADELEHook']['dataloader']['dataset']['ann_file'] == \
+        paths['train_noisy']
+    target = sup.train_dataloader.dataset.datasets[0]
+    assert target['ann_file'] == paths['train_noisy']
+    assert nl.build_config('clean', args, paths).train_dataloader.dataset\
+        .datasets[0]['ann_file'] == paths['train_clean']
+    a = nl.build_config('a_sissi_s', args, paths)
+    hooks = {h['type']: h for h in a.custom_hooks}
+    assert hooks['PseudoLabelHook']['synthesize'] == 'strong'
+    assert not hooks['ADELEHook'].get('record_only', False)
+    assert len(a.tta_pipeline[1]['transforms'][0]) == 5  # 5 scales x
+    assert len(a.tta_pipeline[1]['transforms'][1]) == 4  # 4 flips
+    assert a.test_evaluator['readers'] == dict(clean=paths['test'])
+    assert a.model.backbone.depth == 18 and a.load_from is None
+    base = nl.build_config('baseline', args, paths)
+    assert [h['type'] for h in base.custom_hooks] == [
+        'ValLossStartHook', 'PseudoLabelHook']
+    assert base.custom_hooks[1]['synthesize'] is False
+
+
+def test_bad_input_is_a_clear_error(tmp_path, demo_data):
+    with pytest.raises(SystemExit, match='no such COCO file'):
+        nl.prepare_data(nl.parse_args(['--target-ann', 'missing.json']),
+                        str(tmp_path))
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": []}')
+    with pytest.raises(SystemExit, match=r'bad.json: not a COCO file'):
+        nl.prepare_data(nl.parse_args(['--target-ann', str(bad)]),
+                        str(tmp_path))
+    with pytest.raises(SystemExit):
+        _args(tmp_path, demo_data, '--drop', '1.5')
+
+
+@pytest.mark.slow
+def test_end_to_end_every_row(tmp_path, demo_data):
+    """All rows for real (tools/train.py, tools/test.py): the supervised
+    run records both criteria, the correction rows resume from it at their
+    start and relabel from then on, and the CSVs / PNG are written."""
+    cmd = [sys.executable, 'benchmarks/noisy_labels.py',
+           '--rows', 'clean', 'supervised', 'baseline', 'a_sissi_s',
+           '--target-ann', str(demo_data / 'source' /
+                               'annotations_bbox.json'),
+           '--target-category-map', 'nucleus=cell',
+           '--source-ann', str(demo_data / 'target' / 'train_manual.json'),
+           '--source-category-map', 'cell=cell', '--source-val', '2',
+           '--split', '4', '2', '3', '--crop', '128', '--epochs', '3',
+           '--iters-per-epoch', '2', '--max-start-epoch', '2',
+           '--patience', '1', '--warmup-epochs', '0', '--warmup-iters',
+           '2', '--work-dir', str(tmp_path / 'bench')]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    root = tmp_path / 'bench'
+    res = {row['row']: row for row in csv.DictReader(open(
+        root / 'results.csv'))}
+    assert list(res) == ['clean', 'supervised', 'baseline', 'a_sissi_s']
+    assert res['baseline']['start'] == res['a_sissi_s']['start'] == '2'
+    assert res['clean']['start'] == ''
+    for row in res.values():
+        for k in ('AP50', 'AP75', 'AP', 'AR'):
+            assert 0 <= float(row[k]) <= 1
+    labels = list(csv.DictReader(open(root / 'labels.csv')))
+    by = {(r['row'], int(r['epoch'])): r for r in labels}
+    assert len(labels) == 4 * 4  # epochs 0..3 per row
+    assert float(by[('clean', 3)]['recall']) == 1.0
+    noisy = by[('supervised', 0)]
+    assert 0 < float(noisy['recall']) < 1  # cells were dropped
+    for row in ('baseline', 'a_sissi_s'):  # corrupted labels until start
+        for e in (0, 1, 2):
+            assert by[(row, e)]['num_boxes'] == noisy['num_boxes']
+        # epoch 3 trains on the pseudo labels written for it
+        store = json.load(open(root / row / 'labels' / 'epoch_3.json'))
+        assert int(by[(row, 3)]['num_boxes']) == len(store['annotations'])
+        assert not (root / row / 'labels' / 'epoch_2.json').exists()
+        log = open(root / row / 'train.log').read()
+        assert 'Resuming' in log or 'resumed' in log.lower()
+        assert 'PseudoLabelHook: epoch 3 labels' in log
+    assert "synthesize='strong'" in open(root / 'a_sissi_s' /
+                                         'config.py').read()
+    png = open(root / 'label_recall.png', 'rb').read(8)
+    assert png.startswith(b'\x89PNG')
+    assert 'Held-out clean test split' in r.stdout
