@@ -59,7 +59,6 @@ import csv
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 
@@ -68,7 +67,9 @@ import numpy as np
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from benchmarks.table1 import run as _run  # noqa: E402
 from mmsissi.datasets.noisy_labels import corrupt_coco, split_coco  # noqa
+from mmsissi.fileio import atomic_dump_json  # noqa: E402
 from mmsissi.weak_labels.boxes import coco_to_boxes, evaluate_boxes  # noqa
 
 DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
@@ -111,14 +112,6 @@ def _load(path):
     return coco
 
 
-def _dump(obj, path):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-    return path
-
-
 def prepare_data(args, out_dir):
     """Split the target, corrupt its training labels, split the source.
 
@@ -139,8 +132,9 @@ def prepare_data(args, out_dir):
     files = dict(train_clean=parts['train'], train_noisy=noisy,
                  val=parts['val'], test=parts['test'],
                  source_train=src['train'], source_val=src['val'])
-    paths = {k: _dump(v, osp.join(out_dir, f'{k}.json'))
-             for k, v in files.items()}
+    paths = {k: osp.join(out_dir, f'{k}.json') for k in files}
+    for k, v in files.items():
+        atomic_dump_json(v, paths[k])
     print(f'target: {len(parts["train"]["images"])} train / '
           f'{len(parts["val"]["images"])} val / '
           f'{len(parts["test"]["images"])} test images; training labels '
@@ -391,14 +385,6 @@ def plot(label_rows, path):
 
 
 # ------------------------------------------------------------------ runs
-def _run(args, log):
-    with open(log, 'w') as f:
-        r = subprocess.run([sys.executable, *args], cwd=REPO, stdout=f,
-                           stderr=subprocess.STDOUT)
-    if r.returncode:
-        sys.exit(f'failed: {" ".join(args)} (see {log})')
-
-
 def run_row(row, args, paths, root):
     work = osp.join(root, row)
     os.makedirs(work, exist_ok=True)
