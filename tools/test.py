@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 # Adapted for mmsissi: repo-root import, gloo on CPU-only machines.
 import argparse
+import faulthandler
 import os
 import os.path as osp
 import warnings
@@ -78,6 +79,8 @@ def parse_args():
 
 
 def main():
+    # A native abort (SIGABRT/SIGSEGV) prints every thread's Python stack.
+    faulthandler.enable()
     args = parse_args()
 
     # Reduce the number of repeated compilations and improve
@@ -168,6 +171,7 @@ def main():
 
     # start testing
     runner.test()
+    del runner  # free the DDP wrapper (and its process group) in close_dist
     close_dist()
 
 

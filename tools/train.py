@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 # Adapted for mmsissi: repo-root import, gloo on CPU-only machines.
 import argparse
+import faulthandler
 import os
 import os.path as osp
 
@@ -72,6 +73,8 @@ def parse_args():
 
 
 def main():
+    # A native abort (SIGABRT/SIGSEGV) prints every thread's Python stack.
+    faulthandler.enable()
     args = parse_args()
 
     # Reduce the number of repeated compilations and improve
@@ -132,6 +135,7 @@ def main():
 
     # start training
     runner.train()
+    del runner  # free the DDP wrapper (and its process group) in close_dist
     close_dist()
 
 

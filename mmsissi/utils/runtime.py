@@ -1,4 +1,5 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
+import gc
 import os
 
 import torch
@@ -43,13 +44,23 @@ def use_cpu_dist_backend(cfg: Config) -> None:
 def close_dist() -> None:
     """Shut the process group down cleanly at the end of a launch.
 
-    Without it, each torchrun rank tears gloo down in the interpreter's exit
-    handlers, where a still-joinable communication thread is destroyed and
-    ``std::terminate`` aborts the rank (``terminate called without an active
-    exception``, SIGABRT) after training has already finished. All ranks meet
-    at a barrier first, so no rank leaves while another is still writing.
-    Does nothing when no process group was initialised.
+    Call it after dropping the last reference to the runner (``del runner``).
+    The runner's DDP wrapper sits in reference cycles (loops and hooks point
+    back to the runner), so it outlives ``del`` until a garbage collection,
+    and its reducer keeps the gloo process group alive. Left to interpreter
+    exit, gloo is then destroyed during module teardown, where its worker
+    threads can still be joinable or need the GIL, and ``std::terminate``
+    aborts the rank (``terminate called without an active exception``,
+    SIGABRT) after training has already finished. This function collects
+    those cycles first, meets all ranks at a barrier (no rank leaves while
+    another is still writing), destroys the process group, and collects
+    again, so gloo's destructor runs here, in the main thread, while the
+    interpreter is fully alive. Does nothing when no process group was
+    initialised.
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
+    gc.collect()
