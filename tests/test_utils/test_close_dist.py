@@ -7,6 +7,7 @@ runner's DDP wrapper lives in reference cycles, so after ``del runner`` it
 (and the process group its reducer holds) survived ``destroy_process_group``
 until module teardown."""
 import gc
+import os
 import weakref
 
 import torch
@@ -25,7 +26,15 @@ class _Runner:
         self.loop = dict(runner=self)
 
 
+def _native_threads():
+    return len(os.listdir('/proc/self/task'))
+
+
 def test_close_dist_frees_the_ddp_wrapper_and_the_group(tmp_path):
+    """The crash seen (core dump, gdb): gloo's worker thread (runLoop)
+    destroyed the barrier's AsyncWork during interpreter finalization and
+    aborted taking the GIL. After close_dist no gloo thread is left."""
+    threads = _native_threads()
     dist.init_process_group(
         'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
         world_size=1)
@@ -39,6 +48,7 @@ def test_close_dist_frees_the_ddp_wrapper_and_the_group(tmp_path):
         close_dist()
         assert wrapper() is None
         assert not dist.is_initialized()
+        assert _native_threads() == threads  # gloo's workers joined
     finally:
         gc.enable()
         if dist.is_initialized():
