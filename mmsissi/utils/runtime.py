@@ -46,17 +46,16 @@ def close_dist() -> None:
 
     Call it after dropping the last reference to the runner (``del runner``).
     The runner's DDP wrapper sits in reference cycles (loops and hooks point
-    back to the runner), so it outlives ``del`` until a garbage collection,
-    and its reducer keeps the gloo process group, and so its worker threads,
-    alive into interpreter finalization. There a worker that releases a
-    finished collective's work (tensors with Python references) must take
-    the GIL, the finalizing interpreter ends the thread instead, and
-    ``std::terminate`` aborts the rank (``terminate called without an active
-    exception``, SIGABRT; seen in a core dump at
-    ``ProcessGroupGloo::runLoop`` -> ``~AsyncBarrierWork``) after training
-    has already finished. This function collects
-    those cycles first, meets all ranks at a barrier (no rank leaves while
-    another is still writing), destroys the process group, and collects
+    back to the runner), so it outlives ``del`` until a garbage collection, and
+    its reducer keeps the gloo process group, and so its worker threads, alive
+    into interpreter finalization. There a worker that releases a finished
+    collective's work (tensors with Python references) must take the GIL, the
+    finalizing interpreter ends the thread instead, and ``std::terminate``
+    aborts the rank (``terminate called without an active exception``, SIGABRT;
+    seen in a core dump at ``ProcessGroupGloo::runLoop`` ->
+    ``~AsyncBarrierWork``) after training has already finished. This function
+    collects those cycles first, meets all ranks at a barrier (no rank leaves
+    while another is still writing), destroys the process group, and collects
     again, so gloo's destructor runs here, in the main thread, while the
     interpreter is fully alive. Does nothing when no process group was
     initialised.
