@@ -76,7 +76,7 @@ sys.path.insert(0, REPO)
 from benchmarks.table1 import run as _run  # noqa: E402
 from mmsissi.datasets.noisy_labels import corrupt_coco, split_coco  # noqa
 from mmsissi.fileio import atomic_dump_json  # noqa: E402
-from mmsissi.weak_labels.boxes import coco_to_boxes, evaluate_boxes  # noqa
+from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes  # noqa
 
 DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
@@ -354,13 +354,11 @@ def labels_by_epoch(work, initial, epochs):
 def label_quality(files, truth):
     """Precision / recall / F1 (IoU 0.5) of each epoch's label file
     against the clean truth, on the truth's images."""
-    with open(truth) as f:
-        gt = coco_to_boxes(json.load(f))
+    gt = load_coco_boxes(truth)
     out, cache = {}, {}
     for epoch, path in files.items():
         if path not in cache:
-            with open(path) as f:
-                pred = coco_to_boxes(json.load(f))
+            pred = load_coco_boxes(path)
             pred = {k: pred.get(k, np.zeros((0, 4))) for k in gt}
             cache[path] = evaluate_boxes(pred, gt)
         m = cache[path]
