@@ -43,8 +43,11 @@ def read_start(work: str):
     return int(start['epoch']), str(start['cause'])
 
 
-def run(args, log):
-    with open(log, 'w') as f:
+def run(args, log, mode='w'):
+    """Run a tool (``args[0]``, repo-relative) in its own process, its
+    output to ``log`` (``mode`` 'a' appends, e.g. for a resumed run); exit
+    with the log's name when it fails."""
+    with open(log, mode) as f:
         r = subprocess.run([sys.executable, *args], cwd=REPO, stdout=f,
                            stderr=subprocess.STDOUT)
     if r.returncode:

@@ -11,23 +11,9 @@ import pytest
 import torch
 
 from benchmarks import noisy_labels as nl
-
-
-def _coco(boxes_by_name, size=64):
-    images, anns = [], []
-    for i, (name, boxes) in enumerate(boxes_by_name.items(), 1):
-        images.append(dict(id=i, file_name=f'images/{name}', height=size,
-                           width=size))
-        for x1, y1, x2, y2 in boxes:
-            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=1,
-                             bbox=[x1, y1, x2 - x1, y2 - y1], iscrowd=0))
-    return dict(images=images, annotations=anns,
-                categories=[dict(id=1, name='cell')])
-
-
-def _write(path, obj):
-    path.write_text(json.dumps(obj))
-    return str(path)
+from tests.helpers.noisy_bench import bench_argv
+from tests.helpers.noisy_bench import coco as _coco
+from tests.helpers.noisy_bench import write as _write
 
 
 def test_labels_by_epoch_follows_the_store(tmp_path):
@@ -87,13 +73,8 @@ def test_branch_checkpoint_publishes_the_recorded_start(tmp_path):
 
 
 def _args(tmp_path, demo_data, *extra):
-    return nl.parse_args([
-        '--target-ann', str(demo_data / 'source' / 'annotations_bbox.json'),
-        '--target-category-map', 'nucleus=cell',
-        '--source-ann', str(demo_data / 'target' / 'train_manual.json'),
-        '--source-category-map', 'cell=cell', '--source-val', '2',
-        '--split', '6', '3', '3', '--work-dir', str(tmp_path / 'bench'),
-        *extra])
+    return nl.parse_args(bench_argv(demo_data, tmp_path / 'bench') +
+                         list(extra))
 
 
 def test_configs_are_the_rows_own_with_the_benchmark_data(
@@ -151,27 +132,24 @@ def test_end_to_end_every_row(tmp_path, demo_data):
     start and relabel from then on, and the CSVs / PNG are written."""
     cmd = [sys.executable, 'benchmarks/noisy_labels.py',
            '--rows', 'clean', 'supervised', 'baseline', 'a_sissi_s',
-           '--target-ann', str(demo_data / 'source' /
-                               'annotations_bbox.json'),
-           '--target-category-map', 'nucleus=cell',
-           '--source-ann', str(demo_data / 'target' / 'train_manual.json'),
-           '--source-category-map', 'cell=cell', '--source-val', '2',
-           '--split', '4', '2', '3', '--crop', '128', '--epochs', '3',
-           '--iters-per-epoch', '2', '--max-start-epoch', '2',
-           '--patience', '1', '--warmup-epochs', '0', '--warmup-iters',
-           '2', '--work-dir', str(tmp_path / 'bench')]
+           *bench_argv(demo_data, tmp_path / 'bench', ('4', '2', '3')),
+           '--crop', '128', '--epochs', '3', '--iters-per-epoch', '2',
+           '--max-start-epoch', '2', '--patience', '1', '--warmup-epochs',
+           '0', '--warmup-iters', '2']
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     root = tmp_path / 'bench'
     res = {row['row']: row for row in csv.DictReader(open(
         root / 'results.csv'))}
+    assert {row['seed'] for row in res.values()} == {'0'}
+    top, root = root, root / 'seed_0'
     assert list(res) == ['clean', 'supervised', 'baseline', 'a_sissi_s']
     assert res['baseline']['start'] == res['a_sissi_s']['start'] == '2'
     assert res['clean']['start'] == ''
     for row in res.values():
         for k in ('AP50', 'AP75', 'AP', 'AR'):
             assert 0 <= float(row[k]) <= 1
-    labels = list(csv.DictReader(open(root / 'labels.csv')))
+    labels = list(csv.DictReader(open(top / 'labels.csv')))
     by = {(r['row'], int(r['epoch'])): r for r in labels}
     assert len(labels) == 4 * 4  # epochs 0..3 per row
     assert float(by[('clean', 3)]['recall']) == 1.0
@@ -189,6 +167,6 @@ def test_end_to_end_every_row(tmp_path, demo_data):
         assert 'PseudoLabelHook: epoch 3 labels' in log
     assert "synthesize='strong'" in open(root / 'a_sissi_s' /
                                          'config.py').read()
-    png = open(root / 'label_recall.png', 'rb').read(8)
+    png = open(top / 'label_recall.png', 'rb').read(8)
     assert png.startswith(b'\x89PNG')
     assert 'Held-out clean test split' in r.stdout

@@ -1,0 +1,88 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""Branching the correction rows from the supervised run, and the
+per-epoch quality of the labels each row trained on."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+
+from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes
+
+__all__ = ['read_record', 'make_branch_checkpoint', 'labels_by_epoch',
+           'label_quality']
+
+START_KEY, CAUSE_KEY = 'sissi/start_epoch', 'sissi/start_cause'
+
+
+def read_record(work, criterion):
+    """``(epoch, cause)`` where ``criterion`` fired in the recording run
+    (its ``sissi_start_{criterion}.json``), or None."""
+    path = osp.join(work, f'sissi_start_{criterion}.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        rec = json.load(f)
+    return int(rec['epoch']), str(rec['cause'])
+
+
+def make_branch_checkpoint(work, criterion, out):
+    """A checkpoint to resume a correction row from: the recording run's
+    checkpoint of the epoch ``criterion`` fired at, with the start epoch
+    and cause published in its MessageHub state, exactly as the row's own
+    run holds them after the criterion fired; for ``ValLossStartHook`` the
+    weights are the best-validation-loss ones (its ``on_start``).
+
+    Returns:
+        tuple[int, str]: the start epoch and its cause.
+    """
+    import torch
+    rec = read_record(work, criterion)
+    if rec is None:
+        raise RuntimeError(
+            f'{criterion} did not fire in {work} (no '
+            f'sissi_start_{criterion}.json); raise --max-start-epoch or '
+            '--epochs')
+    epoch, cause = rec
+    ckpt = torch.load(osp.join(work, f'epoch_{epoch}.pth'),
+                      map_location='cpu', weights_only=False)
+    hub = ckpt['message_hub']['runtime_info']
+    if criterion == 'ValLossStartHook':
+        best = hub.get('sissi/val_loss_best')
+        if best is not None and int(best['epoch']) != epoch:
+            ckpt['state_dict'] = torch.load(
+                osp.join(work, 'val_loss_best.pth'), map_location='cpu',
+                weights_only=True)
+    hub[START_KEY], hub[CAUSE_KEY] = epoch, cause
+    torch.save(ckpt, out + '.tmp')  # atomic: a killed run leaves no half
+    os.replace(out + '.tmp', out)
+    return epoch, cause
+
+
+def labels_by_epoch(work, initial, epochs):
+    """The target labels trained on in each epoch: ``{0: initial file,
+    k: the label-store file in force in epoch k}`` (pseudo labels written
+    for epoch k, else the last earlier ones, else the initial file)."""
+    files, current = {0: initial}, initial
+    for k in range(1, epochs + 1):
+        path = osp.join(work, 'labels', f'epoch_{k}.json')
+        if osp.isfile(path):
+            current = path
+        files[k] = current
+    return files
+
+
+def label_quality(files, truth):
+    """Precision / recall / F1 (IoU 0.5) of each epoch's label file
+    against the clean truth, on the truth's images."""
+    gt = load_coco_boxes(truth)
+    out, cache = {}, {}
+    for epoch, path in files.items():
+        if path not in cache:
+            pred = load_coco_boxes(path)
+            pred = {k: pred.get(k, np.zeros((0, 4))) for k in gt}
+            cache[path] = evaluate_boxes(pred, gt)
+        m = cache[path]
+        out[epoch] = dict(num_boxes=m['num_pred'], precision=m['precision'],
+                          recall=m['recall'], f1=m['f1'])
+    return out
