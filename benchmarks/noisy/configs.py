@@ -38,8 +38,9 @@ def _augment(crop):
         dict(type='RandomGaussianBlur', kernel_range=(3, 5), prob=0.3),
         dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         dict(type='RandomFlip', prob=0.5, direction='vertical'),
+        # boxes of rotated cells stay tight (the inscribed ellipse's)
         dict(type='RandomApply', prob=0.5, transforms=[dict(
-            type='RandomAffine', max_rotate_degree=15.0,
+            type='TightRandomAffine', max_rotate_degree=15.0,
             max_translate_ratio=0.0625, scaling_ratio_range=(0.9, 1.1),
             max_shear_degree=0.0, border_val=(0, 0, 0))]),
         dict(type='SanitizeBoxes'),
