@@ -55,7 +55,8 @@ def _pipelines(args):
     ``args.source_scale``; the TTA scales are relative to the target's."""
     load, ts = dict(type='LoadCellImageFromFile'), args.target_scale
     anns = dict(type='LoadAnnotations', with_bbox=True)
-    target_train = [load, anns, dict(type='SeamlessSynth'), *_resize(ts),
+    synth = dict(type='SeamlessSynth', prob=0.5, pad_px=3, pad_ratio=0.15)
+    target_train = [load, anns, synth, *_resize(ts),
                     *_augment(args.crop)]
     source_train = [load, anns, *_resize(args.source_scale),
                     *_augment(args.crop)]

@@ -4,11 +4,13 @@ from .label_store import LabelStore
 from .samplers import BalancedMultiSourceSampler
 from .sissi_target import SISSITargetDataset
 from .transforms import (LoadCellImageFromFile, RandomChannelShuffle,
-                         RandomGaussianBlur, SanitizeBoxes, SeamlessSynth)
+                         RandomGaussianBlur, SanitizeBoxes, SeamlessSynth,
+                         TightRandomAffine)
 
 __all__ = [
     'CellCocoDataset', 'SISSITargetDataset', 'LabelStore',
     'BalancedMultiSourceSampler', 'LoadCellImageFromFile',
     'RandomChannelShuffle',
-    'RandomGaussianBlur', 'SanitizeBoxes', 'SeamlessSynth'
+    'RandomGaussianBlur', 'SanitizeBoxes', 'SeamlessSynth',
+    'TightRandomAffine'
 ]

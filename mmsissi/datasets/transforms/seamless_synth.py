@@ -81,6 +81,15 @@ class SeamlessSynth(BaseTransform):
             Defaults to False.
         min_box_size (float): Boxes whose clipped width or height is below
             this (px) are skipped. Defaults to 2.
+        pad_px (float): The clone mask is the union of the boxes, each
+            grown on every side by ``pad_px + pad_ratio * side`` pixels (the
+            labels themselves are unchanged). The mixed-gradient clone
+            erodes its mask by 3 px and takes source gradients only inside
+            it, so with tight boxes (0, 0: the authors' code) the outer
+            3 px of each cell, where its edge is, are not cloned back:
+            measured on DSB nuclei with the strong blur, a labelled cell
+            keeps 0.14 of its contrast. Defaults to 0.
+        pad_ratio (float): See ``pad_px``. Defaults to 0.
         margin (int): ``'fast'`` method only: pixels kept around each group
             of cells solved on its own window. Defaults to 48.
         method (str): ``'fast'`` (:func:`seamless_synth_fast`) or
@@ -96,7 +105,9 @@ class SeamlessSynth(BaseTransform):
                  always: bool = False,
                  min_box_size: float = 2,
                  margin: int = 48,
-                 method: str = 'fast') -> None:
+                 method: str = 'fast',
+                 pad_px: float = 0.0,
+                 pad_ratio: float = 0.0) -> None:
         self.ksize, self.sigma = self.parse_blur(
             DEFAULT_BLUR if blur is None else blur)
         self.blur = blur
@@ -107,6 +118,10 @@ class SeamlessSynth(BaseTransform):
                 f"method must be 'fast' or 'opencv', got {method!r}")
         if margin < 0:
             raise ValueError(f'margin must be >= 0, got {margin}')
+        if not (pad_px >= 0 and pad_ratio >= 0):
+            raise ValueError('pad_px and pad_ratio must be >= 0, got '
+                             f'{pad_px}, {pad_ratio}')
+        self.pad_px, self.pad_ratio = float(pad_px), float(pad_ratio)
         self.prob = float(prob)
         self.always = bool(always)
         self.min_box_size = min_box_size
@@ -164,9 +179,23 @@ class SeamlessSynth(BaseTransform):
             return out.reshape(img.shape)
         return self._synthesize(img, bboxes, ksize, sigma)
 
+    def clone_boxes(self, bboxes) -> np.ndarray:
+        """The boxes whose union is the clone mask: ``bboxes`` grown by
+        ``pad_px + pad_ratio * side`` on every side (boxes too small for
+        ``min_box_size`` stay as they are, so they are still skipped)."""
+        b = _boxes_to_numpy(bboxes).copy()
+        if not (self.pad_px or self.pad_ratio) or not len(b):
+            return b
+        w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        ok = (w >= self.min_box_size) & (h >= self.min_box_size)
+        px = np.where(ok, self.pad_px + self.pad_ratio * w, 0)
+        py = np.where(ok, self.pad_px + self.pad_ratio * h, 0)
+        return b + np.stack([-px, -py, px, py], 1)
+
     def _synthesize(self, img: np.ndarray, bboxes, ksize: int,
                     sigma: float) -> np.ndarray:
         blurred = gaussian_blur(img, ksize, sigma)
+        bboxes = self.clone_boxes(bboxes)
         if (self.method == 'opencv' and img.dtype == np.uint8
                 and _channels(img).shape[2] in (1, 3)):
             return seamless_synth_reference(img, bboxes, blurred,
@@ -205,4 +234,5 @@ class SeamlessSynth(BaseTransform):
         return (f'{self.__class__.__name__}(blur={self.blur!r}, '
                 f'prob={self.prob}, always={self.always}, '
                 f'min_box_size={self.min_box_size}, margin={self.margin}, '
-                f"method='{self.method}')")
+                f"method='{self.method}', pad_px={self.pad_px}, "
+                f'pad_ratio={self.pad_ratio})')
