@@ -55,3 +55,21 @@ def test_figures_follow_the_files(tmp_path, demo_data):
     rows = open(tmp_path / 'adele_curve.csv').read().splitlines()
     assert rows[1:] == ['1,0.10000,0.11804', '2,0.20000,0.18964',
                         '3,0.25000,0.23306']
+
+
+def test_synthetic_figure_uses_the_pipeline_clone_settings():
+    """Fig. 3 shows what the detector trains on: the blur of the label
+    store with the margins of the target pipeline's SeamlessSynth."""
+    from mmengine.dataset import Compose
+
+    from mmsissi.datasets.transforms import SeamlessSynth
+    from mmsissi.engine.hooks.figure_hook import _configured_synth
+    pipe = Compose([dict(type='LoadAnnotations', with_bbox=True),
+                    dict(type='SeamlessSynth', prob=0.5, pad_px=3,
+                         pad_ratio=0.15, margin=32)])
+    got = _configured_synth(SimpleNamespace(pipeline=pipe), 'strong')
+    assert (got.ksize, got.sigma) == SeamlessSynth.parse_blur('strong')
+    assert (got.pad_px, got.pad_ratio, got.margin, got.prob) == (
+        3, 0.15, 32, 1.0)  # every figure image is synthetic
+    bare = _configured_synth(SimpleNamespace(pipeline=Compose([])), 'weak')
+    assert (bare.pad_px, bare.pad_ratio) == (0, 0)

@@ -99,7 +99,7 @@ class SISSIFigureHook(Hook):
         write_evolution_figure(
             osp.join(fig_dir, 'pseudo_label_evolution.png'), images, history)
         if store.synthesize:
-            synth = SeamlessSynth(blur=store.synthesize)
+            synth = _configured_synth(target, store.synthesize)
             latest = [store.boxes(k) for k in ids]
             synthetic = [synth.synthesize(img, b) if len(b) else img
                          for img, b in zip(images, latest)]
@@ -107,3 +107,16 @@ class SISSIFigureHook(Hook):
             write_synth_figure(
                 osp.join(fig_dir, f'synthetic_epoch_{epoch}.png'), images,
                 synthetic, latest)
+
+
+def _configured_synth(target, blur) -> SeamlessSynth:
+    """A ``SeamlessSynth`` with ``blur`` and the clone settings (margins,
+    method) of the target pipeline's own, so the figure shows what the
+    detector is trained on (the defaults when the pipeline has none)."""
+    transforms = getattr(getattr(target, 'pipeline', None), 'transforms', [])
+    own = next((t for t in transforms if isinstance(t, SeamlessSynth)), None)
+    if own is None:
+        return SeamlessSynth(blur=blur)
+    return SeamlessSynth(blur=blur, min_box_size=own.min_box_size,
+                         margin=own.margin, method=own.method,
+                         pad_px=own.pad_px, pad_ratio=own.pad_ratio)
