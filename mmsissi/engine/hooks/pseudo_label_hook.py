@@ -14,6 +14,7 @@ from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore
 from mmsissi.datasets.transforms import SeamlessSynth
+from .label_update import UPDATE_POLICIES, check_merge_cfg, merge_labels
 from .utils import (check_same_images, get_start_epoch, target_dataset,
                     unwrap_model, weak_labels)
 
@@ -73,6 +74,14 @@ class PseudoLabelHook(Hook):
             to False.
         store_dir (str): Store folder, relative to the work dir. Defaults
             to 'labels'.
+        update (str): How the fused boxes update the labels: ``'replace'``
+            (the paper: they are the new labels; default) or ``'merge'``
+            (the initial labels are kept every round and confident fused
+            boxes that match none of them are added; see
+            :mod:`.label_update`).
+        merge_cfg (dict, optional): Options of ``'merge'``: ``match_iou``
+            (0.4), ``add_score`` (0.5), ``refine`` (0.0),
+            ``drop_unsupported`` (False).
     """
 
     priority = 'NORMAL'
@@ -84,7 +93,14 @@ class PseudoLabelHook(Hook):
                  dataset_index: int = 0,
                  keep_previous_if_empty: bool = True,
                  synthesize=False,
-                 store_dir: str = 'labels') -> None:
+                 store_dir: str = 'labels',
+                 update: str = 'replace',
+                 merge_cfg: Optional[dict] = None) -> None:
+        if update not in UPDATE_POLICIES:
+            raise ValueError(f'PseudoLabelHook: update must be one of '
+                             f'{UPDATE_POLICIES}, got {update!r}')
+        self.update = update
+        self.merge_cfg = check_merge_cfg(merge_cfg)
         if synthesize is True:
             raise ValueError(
                 "PseudoLabelHook: synthesize=True names no blur; give the "
@@ -180,13 +196,7 @@ class PseudoLabelHook(Hook):
             raise RuntimeError(
                 f'PseudoLabelHook: no prediction for {len(missing)} target '
                 f'image(s) (ids {missing[:5]}) after gathering')
-        boxes = {k: v['bboxes'] for k, v in preds.items()}
-        scores = {k: v['scores'] for k, v in preds.items()}
-        kept = 0
-        if self.keep_previous_if_empty:
-            for k, (b, s) in previous.items():
-                if len(boxes[k]) == 0 and len(b):
-                    boxes[k], scores[k], kept = b, s, kept + 1
+        boxes, scores, what = self._new_labels(target, previous, preds)
         path = [None]
         if is_main_process():
             path[0] = self.store.write(
@@ -205,13 +215,36 @@ class PseudoLabelHook(Hook):
         runner.logger.info(
             f'PseudoLabelHook: epoch {runner.epoch + 1} labels: '
             f'{before} -> {n_after} boxes on {len(images)} target images '
-            f'({self.store.dropped} degenerate dropped; {kept} image(s) '
-            'with an empty fused set kept their previous labels), '
+            f'({self.store.dropped} degenerate dropped; {what}), '
             f'mean score {all_scores.mean() if all_scores.size else 0:.3f}, '
             f'{time.time() - t0:.1f} s -> {path[0]}')
         runner.message_hub.update_info('sissi/num_pseudo_boxes', n_after)
         runner.message_hub.update_info('sissi/num_dropped_boxes',
                                        self.store.dropped)
+
+    def _new_labels(self, target, previous, preds):
+        """The labels of the next epoch by the update policy, and what
+        the log line says of them."""
+        boxes = {k: v['bboxes'] for k, v in preds.items()}
+        scores = {k: v['scores'] for k, v in preds.items()}
+        if self.update == 'merge':
+            initial, total = weak_labels(target), {}
+            for k in boxes:
+                boxes[k], scores[k], c = merge_labels(
+                    initial.get(k, np.zeros((0, 4), np.float32)), boxes[k],
+                    scores[k], **self.merge_cfg)
+                total = {n: total.get(n, 0) + v for n, v in c.items()}
+            return boxes, scores, (
+                'merge: {kept} initial kept ({refined} refined, {dropped} '
+                'dropped), {added} added'.format(**total) if total else
+                'merge: no image')
+        kept = 0
+        if self.keep_previous_if_empty:
+            for k, (b, s) in previous.items():
+                if len(boxes[k]) == 0 and len(b):
+                    boxes[k], scores[k], kept = b, s, kept + 1
+        return boxes, scores, (f'{kept} image(s) with an empty fused set '
+                               'kept their previous labels')
 
     def _check_ranks_agree(self, runner, path: str) -> None:
         """Every rank must train on the same label file and version."""

@@ -1,0 +1,96 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""How a round of fused predictions updates the target labels.
+
+- ``'replace'`` (the paper, SISSI): the fused boxes are the new labels.
+- ``'merge'`` (Co-mining style, for incomplete labels): the *initial*
+  labels are kept every round; a fused box that matches none of them (IoU
+  below ``match_iou``) is added when its score is at least ``add_score``.
+  Optionally a matched initial box is refined towards its fused box
+  (``refine``) and an initial box no fused box supports is dropped
+  (``drop_unsupported``, for spurious weak boxes). The initial boxes are
+  never replaced by their own relabelling, so a size bias of the detector
+  cannot compound round after round.
+"""
+from typing import Dict, Tuple
+
+import numpy as np
+
+from mmsissi.structures import box_iou
+
+__all__ = ['UPDATE_POLICIES', 'check_merge_cfg', 'merge_labels']
+
+UPDATE_POLICIES = ('replace', 'merge')
+
+#: The defaults of ``PseudoLabelHook(update='merge', merge_cfg=...)``.
+MERGE_DEFAULTS = dict(match_iou=0.4, add_score=0.5, refine=0.0,
+                      drop_unsupported=False)
+
+
+def check_merge_cfg(cfg=None) -> dict:
+    """``MERGE_DEFAULTS`` updated by ``cfg``; a clear ValueError for an
+    unknown key or a value out of range."""
+    cfg = dict(MERGE_DEFAULTS, **(cfg or {}))
+    unknown = set(cfg) - set(MERGE_DEFAULTS)
+    if unknown:
+        raise ValueError(f'merge_cfg: unknown key(s) {sorted(unknown)}; '
+                         f'expected {sorted(MERGE_DEFAULTS)}')
+    for key in ('match_iou', 'add_score', 'refine'):
+        if not 0.0 <= float(cfg[key]) <= 1.0:
+            raise ValueError(f'merge_cfg.{key} must be in [0, 1], got '
+                             f'{cfg[key]}')
+    return cfg
+
+
+def merge_labels(initial: np.ndarray,
+                 fused: np.ndarray,
+                 scores: np.ndarray,
+                 match_iou: float = 0.4,
+                 add_score: float = 0.5,
+                 refine: float = 0.0,
+                 drop_unsupported: bool = False
+                 ) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
+    """Merge one image's fused predictions into its initial labels.
+
+    Args:
+        initial (np.ndarray): (N, 4) xyxy initial labels.
+        fused (np.ndarray): (M, 4) xyxy fused boxes.
+        scores (np.ndarray): (M,) their scores.
+        match_iou (float): A fused box with IoU >= this with an initial box
+            matches it (its best match). Defaults to 0.4 (Co-mining's).
+        add_score (float): Unmatched fused boxes scoring at least this
+            are added. Defaults to 0.5.
+        refine (float): Weight of the fused box in a matched initial box's
+            new coordinates, times the fused score: 0 keeps the initial box
+            (default), 1 takes a fully confident fused box.
+        drop_unsupported (bool): Drop initial boxes that no fused box
+            matches. Defaults to False.
+
+    Returns:
+        tuple: ``(boxes, scores, counts)``: the new (K, 4) labels, their
+        scores (1 for initial boxes, the fused score for added ones) and
+        ``counts`` with ``kept``, ``added``, ``refined``, ``dropped``.
+    """
+    initial = np.asarray(initial, np.float32).reshape(-1, 4)
+    fused = np.asarray(fused, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    iou = box_iou(initial, fused) if len(initial) and len(fused) else \
+        np.zeros((len(initial), len(fused)), np.float32)
+    matched_fused = (iou >= match_iou).any(0) if len(initial) else \
+        np.zeros(len(fused), bool)
+    best = iou.argmax(1) if len(fused) else np.zeros(len(initial), int)
+    has = (iou.max(1) >= match_iou) if len(fused) else \
+        np.zeros(len(initial), bool)
+    keep = has | (not drop_unsupported)
+    boxes = initial.copy()
+    refined = 0
+    if refine > 0 and has.any():
+        w = (refine * scores[best[has]])[:, None]
+        boxes[has] = (1 - w) * initial[has] + w * fused[best[has]]
+        refined = int(has.sum())
+    add = ~matched_fused & (scores >= add_score)
+    out_b = np.concatenate([boxes[keep], fused[add]])
+    out_s = np.concatenate([np.ones(int(keep.sum()), np.float32),
+                            scores[add]])
+    counts = dict(kept=int(keep.sum()), added=int(add.sum()),
+                  refined=refined, dropped=int((~keep).sum()))
+    return out_b.astype(np.float32), out_s.astype(np.float32), counts
