@@ -9,7 +9,7 @@ import torch
 from mmdet.registry import HOOKS, MODELS
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            get_dist_info, is_main_process)
-from mmengine.hooks import Hook
+from mmengine.hooks import EMAHook, Hook
 from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore
@@ -82,6 +82,14 @@ class PseudoLabelHook(Hook):
         merge_cfg (dict, optional): Options of ``'merge'``: ``match_iou``
             (0.4), ``add_score`` (0.5), ``refine`` (0.0),
             ``drop_unsupported`` (False).
+        labeller (str): Which weights make the pseudo labels: ``'auto'``
+            (default): the exponential moving average of mmengine's
+            ``EMAHook`` when the config has one, else the detector being
+            trained; ``'ema'`` (requires an ``EMAHook``) or ``'model'``.
+            The EMA must average the BatchNorm buffers too
+            (``EMAHook(update_buffers=True)``): mmengine's default copies
+            the trained model's buffers into the averaged weights, a
+            mismatch that is refused with an error.
     """
 
     priority = 'NORMAL'
@@ -95,7 +103,12 @@ class PseudoLabelHook(Hook):
                  synthesize=False,
                  store_dir: str = 'labels',
                  update: str = 'replace',
-                 merge_cfg: Optional[dict] = None) -> None:
+                 merge_cfg: Optional[dict] = None,
+                 labeller: str = 'auto') -> None:
+        if labeller not in ('auto', 'ema', 'model'):
+            raise ValueError("PseudoLabelHook: labeller must be 'auto', "
+                             f"'ema' or 'model', got {labeller!r}")
+        self.labeller = labeller
         if update not in UPDATE_POLICIES:
             raise ValueError(f'PseudoLabelHook: update must be one of '
                              f'{UPDATE_POLICIES}, got {update!r}')
@@ -129,6 +142,31 @@ class PseudoLabelHook(Hook):
             osp.join(runner.work_dir, self.store_dir))
         self._loader = runner.build_dataloader(self.dataloader_cfg)
         check_same_images(self._loader.dataset, target, type(self).__name__)
+        self._ema_hook(runner)  # a missing or bufferless EMA fails now
+
+    def _ema_hook(self, runner):
+        """The ``EMAHook`` whose average labels, or None (see
+        ``labeller``)."""
+        if self.labeller == 'model':
+            return None
+        hooks = [h for h in runner.hooks if isinstance(h, EMAHook)]
+        if not hooks:
+            if self.labeller == 'ema':
+                raise ValueError("PseudoLabelHook(labeller='ema') needs an "
+                                 'EMAHook in custom_hooks')
+            return None
+        if not hooks[0].ema_cfg.get('update_buffers', False):
+            raise ValueError(
+                'PseudoLabelHook: the EMAHook that would make the pseudo '
+                'labels does not average the BatchNorm buffers: set '
+                "EMAHook(update_buffers=True), or labeller='model'")
+        return hooks[0]
+
+    def labelling_model(self, runner):
+        """The detector that makes the pseudo labels: the EMA's averaged
+        copy (see ``labeller``) or the trained model, unwrapped."""
+        ema = self._ema_hook(runner)
+        return unwrap_model(runner) if ema is None else ema.ema_model.module
 
     def start(self, runner) -> Optional[int]:
         """The start epoch in force (fixed, or published by a criterion)."""
@@ -148,13 +186,13 @@ class PseudoLabelHook(Hook):
                 'PseudoLabelHook: no TTA model; set `tta_model` in the '
                 'config (see configs/_base_/datasets/target_source_cells.py)'
                 ' or pass tta_model=')
-        return MODELS.build(dict(cfg, module=unwrap_model(runner)))
+        return MODELS.build(dict(cfg, module=self.labelling_model(runner)))
 
     @torch.no_grad()
     def predict_target(self, runner) -> Dict[int, dict]:
         """Fused TTA predictions of every target image, gathered on all
         ranks: ``{img_id: dict(bboxes, scores)}`` in image pixels."""
-        model = unwrap_model(runner)
+        model = self.labelling_model(runner)
         tta = self.build_tta_model(runner)
         was_training = model.training
         model.eval()
