@@ -52,6 +52,7 @@ class LabelStore:
         self._index: Optional[dict] = None
         self._labels: Optional[Dict[int, np.ndarray]] = None
         self._scores: Optional[Dict[int, np.ndarray]] = None
+        self._ignore: Dict[int, np.ndarray] = {}
         self._dropped_on_load = 0
 
     # ------------------------------------------------------------- reading
@@ -86,6 +87,7 @@ class LabelStore:
         self._stamp = stamp
         if stamp is None:
             self._index = self._labels = self._scores = None
+            self._ignore = {}
             return True
         index = self.read_index()
         path = osp.join(self.root, index['file'])
@@ -99,6 +101,7 @@ class LabelStore:
         self._index = index
         self._labels, self._scores, self._dropped_on_load = \
             self.coco_to_boxes(coco, with_dropped=True)
+        self._ignore = self.coco_to_boxes(coco, crowd=True)[0]
         return True
 
     @property
@@ -133,6 +136,11 @@ class LabelStore:
             return None
         return self._labels.get(int(img_id), np.zeros((0, 4), np.float32))
 
+    def ignore_boxes(self, img_id: int) -> np.ndarray:
+        """(N, 4) xyxy ignore regions (``iscrowd`` boxes: neither cell
+        nor background) of an image in the current labels."""
+        return self._ignore.get(int(img_id), np.zeros((0, 4), np.float32))
+
     def scores(self, img_id: int) -> Optional[np.ndarray]:
         """Scores of :meth:`boxes` (1 where a file gives none), or None
         before any pseudo labels."""
@@ -141,7 +149,8 @@ class LabelStore:
         return self._scores.get(int(img_id), np.zeros(0, np.float32))
 
     @staticmethod
-    def coco_to_boxes(coco: dict, with_dropped: bool = False):
+    def coco_to_boxes(coco: dict, with_dropped: bool = False,
+                      crowd: bool = False):
         """Per-image xyxy boxes and scores of a COCO dict, after the box
         rule (clipped to the image size its ``images`` entry gives).
 
@@ -149,6 +158,8 @@ class LabelStore:
             coco (dict): COCO dict with ``images`` and ``annotations``.
             with_dropped (bool): Also return how many boxes the rule
                 dropped. Defaults to False.
+            crowd (bool): False: the labels (annotations that are not
+                ``iscrowd``; default); True: the ignore regions.
 
         Returns:
             tuple: ``(boxes, scores)`` dicts by image id, and the number
@@ -156,7 +167,7 @@ class LabelStore:
         """
         shapes = {int(i['id']): (i.get('height'), i.get('width'))
                   for i in coco['images']}
-        boxes, scores = coco_boxes_by_image(coco)
+        boxes, scores = coco_boxes_by_image(coco, crowd=crowd)
         out_b, out_s, dropped = {}, {}, 0
         for k, v in boxes.items():
             shape = shapes.get(k)
@@ -170,13 +181,40 @@ class LabelStore:
         return out_b, out_s
 
     # ------------------------------------------------------------- writing
+    @staticmethod
+    def _annotations(anns: list, img: dict, boxes, scores, crowd: int) -> int:
+        """Append the COCO annotations of one image's boxes (rounded to
+        0.01 px, after the box rule); return how many the rule dropped."""
+        b = np.asarray(boxes.get(img['id'], np.zeros((0, 4))),
+                       np.float64).reshape(-1, 4).round(2)
+        s = None if scores is None else np.asarray(
+            scores.get(img['id'], np.ones(len(b))), np.float64)
+        b, keep = sanitize_boxes(b, (img['height'], img['width']))
+        b = b.astype(np.float64).round(2)
+        s = None if s is None else s[keep]
+        for k, (x1, y1, x2, y2) in enumerate(b):
+            ann = dict(
+                id=len(anns) + 1,
+                image_id=int(img['id']),
+                category_id=1,
+                bbox=[round(float(x1), 2), round(float(y1), 2),
+                      round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
+                area=round(float((x2 - x1) * (y2 - y1)), 2),
+                iscrowd=crowd)
+            if s is not None:
+                ann['score'] = round(float(s[k]), 4)
+            anns.append(ann)
+        return int((~keep).sum())
+
     def write(self,
               epoch: int,
               images: List[dict],
               boxes: Dict[int, np.ndarray],
               scores: Optional[Dict[int, np.ndarray]] = None,
               synthesize=False,
-              categories: Optional[List[dict]] = None) -> str:
+              categories: Optional[List[dict]] = None,
+              ignore: Optional[Dict[int, np.ndarray]] = None,
+              ignore_scores: Optional[Dict[int, np.ndarray]] = None) -> str:
         """Write the labels of ``epoch`` and make them current (atomic).
 
         Boxes are rounded to 0.01 px, then the box rule drops degenerate
@@ -194,6 +232,10 @@ class LabelStore:
                 blur setting to make them with (``'weak'``, ``'strong'``,
                 ``(kernel, sigma)``).
             categories (list[dict], optional): COCO categories.
+            ignore (dict[int, np.ndarray], optional): (N, 4) xyxy ignore
+                regions per image id, written as ``iscrowd`` annotations
+                (mmdet's ignore path), after the labels.
+            ignore_scores (dict[int, np.ndarray], optional): Their scores.
 
         Returns:
             str: Path of the label file.
@@ -201,26 +243,10 @@ class LabelStore:
         os.makedirs(self.root, exist_ok=True)
         anns, dropped = [], 0
         for img in images:
-            b = np.asarray(boxes.get(img['id'], np.zeros((0, 4))),
-                           np.float64).reshape(-1, 4).round(2)
-            s = None if scores is None else np.asarray(
-                scores.get(img['id'], np.ones(len(b))), np.float64)
-            b, keep = sanitize_boxes(b, (img['height'], img['width']))
-            b = b.astype(np.float64).round(2)
-            dropped += int((~keep).sum())
-            s = None if s is None else s[keep]
-            for k, (x1, y1, x2, y2) in enumerate(b):
-                ann = dict(
-                    id=len(anns) + 1,
-                    image_id=int(img['id']),
-                    category_id=1,
-                    bbox=[round(float(x1), 2), round(float(y1), 2),
-                          round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
-                    area=round(float((x2 - x1) * (y2 - y1)), 2),
-                    iscrowd=0)
-                if s is not None:
-                    ann['score'] = round(float(s[k]), 4)
-                anns.append(ann)
+            dropped += self._annotations(anns, img, boxes, scores, 0)
+            if ignore is not None:
+                dropped += self._annotations(anns, img, ignore,
+                                             ignore_scores, 1)
         name = f'epoch_{int(epoch)}.json'
         atomic_dump_json(
             dict(images=images, annotations=anns,

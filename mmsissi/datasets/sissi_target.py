@@ -22,6 +22,10 @@ class SISSITargetDataset(CellCocoDataset):
     written, so workers, persistent workers and DDP ranks all train on the
     labels of the current file, with no inter-process messaging.
 
+    Ignore regions of the store (``iscrowd`` boxes, see
+    ``PseudoLabelHook(ignore_band=...)``) are served as instances with
+    ``ignore_flag=1``, mmdet's ignore path (``gt_instances_ignore``).
+
     The data info gains ``sissi_synth`` (read by
     :class:`SeamlessSynth`): True once the store says synthetic-like images
     should be made.
@@ -51,8 +55,11 @@ class SISSITargetDataset(CellCocoDataset):
             if store.active:
                 info['instances'] = [
                     dict(bbox=[float(v) for v in b], bbox_label=0,
-                         ignore_flag=0) for b in store.boxes(info['img_id'])
-                ]
+                         ignore_flag=flag)
+                    for flag, boxes in ((0, store.boxes(info['img_id'])),
+                                        (1, store.ignore_boxes(
+                                            info['img_id'])))
+                    for b in boxes]
                 info['sissi_synth'] = store.synthesize
         info.setdefault('sissi_synth', False)
         return info

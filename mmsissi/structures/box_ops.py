@@ -39,7 +39,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def coco_boxes_by_image(
     coco: dict,
-    image_key: Optional[Callable[[dict], Hashable]] = None
+    image_key: Optional[Callable[[dict], Hashable]] = None,
+    crowd: Optional[bool] = None
 ) -> Tuple[Dict[Hashable, List[List[float]]], Dict[Hashable, List[float]]]:
     """Group the boxes and scores of a COCO dict by image.
 
@@ -56,6 +57,9 @@ def coco_boxes_by_image(
             listed image is skipped. Defaults to None: groups are keyed by
             ``int(id)``, and an annotation naming no listed image starts a
             group of its own.
+        crowd (bool, optional): None: every box (default); False: only
+            boxes that are not ``iscrowd`` (labels); True: only ``iscrowd``
+            boxes (ignore regions).
 
     Returns:
         tuple[dict, dict]: ``boxes`` (key -> list of ``[x1, y1, x2, y2]``)
@@ -73,6 +77,8 @@ def coco_boxes_by_image(
         elif ann['image_id'] in keys:
             key = keys[ann['image_id']]
         else:
+            continue
+        if crowd is not None and bool(ann.get('iscrowd', 0)) != crowd:
             continue
         x, y, w, h = ann['bbox'][:4]
         boxes.setdefault(key, []).append([x, y, x + w, y + h])

@@ -9,10 +9,23 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 
+def _original(ds, instances):
+    """The boxes of ``instances`` in original image pixels (a list)."""
+    if instances is None or 'bboxes' not in instances:
+        return []
+    sx, sy = ds.scale_factor
+    b = instances.bboxes
+    b = (b.tensor if hasattr(b, 'tensor') else b).clone()
+    b[:, 0::2] /= sx
+    b[:, 1::2] /= sy
+    return b.tolist()
+
+
 @HOOKS.register_module()
 class LabelRecorderHook(Hook):
     """Writes ``{work_dir}/seen_rank{r}.json``: per epoch, per target image,
-    the boxes (in original pixels), the ``sissi_synth`` flag and the md5 of
+    the boxes and ignore regions (in original pixels), the ``sissi_synth``
+    flag and the md5 of
     the input image that reached the model; per epoch under ``'source'``,
     the md5 of every source image's input."""
 
@@ -31,13 +44,10 @@ class LabelRecorderHook(Hook):
                 self.seen.setdefault('source', {}).setdefault(
                     ep, {})[ds.img_path] = md5
                 continue
-            sx, sy = ds.scale_factor
-            b = ds.gt_instances.bboxes.tensor.clone()
-            b[:, 0::2] /= sx
-            b[:, 1::2] /= sy
             self.seen.setdefault(ep, {})[str(ds.img_id)] = dict(
-                boxes=b.tolist(), synth=ds.metainfo.get('sissi_synth'),
-                md5=md5)
+                boxes=_original(ds, ds.gt_instances),
+                ignore=_original(ds, ds.get('ignored_instances')),
+                synth=ds.metainfo.get('sissi_synth'), md5=md5)
 
     def after_train_epoch(self, runner):
         path = osp.join(runner.work_dir, f'seen_rank{get_rank()}.json')

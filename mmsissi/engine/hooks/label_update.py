@@ -10,6 +10,9 @@
   (``drop_unsupported``, for spurious weak boxes). The initial boxes are
   never replaced by their own relabelling, so a size bias of the detector
   cannot compound round after round.
+
+Either way, ``ignore_band=(low, high)`` can turn the *new* boxes that
+score below ``high`` into ignore regions (:func:`split_band`).
 """
 from typing import Dict, Tuple
 
@@ -17,7 +20,8 @@ import numpy as np
 
 from mmsissi.structures import box_iou
 
-__all__ = ['UPDATE_POLICIES', 'check_merge_cfg', 'merge_labels']
+__all__ = ['UPDATE_POLICIES', 'check_merge_cfg', 'merge_labels', 'merge_all',
+           'split_band']
 
 UPDATE_POLICIES = ('replace', 'merge')
 
@@ -94,3 +98,50 @@ def merge_labels(initial: np.ndarray,
     counts = dict(kept=int(keep.sum()), added=int(add.sum()),
                   refined=refined, dropped=int((~keep).sum()))
     return out_b.astype(np.float32), out_s.astype(np.float32), counts
+
+
+def merge_all(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
+              scores: Dict[int, np.ndarray], merge_cfg: dict):
+    """:func:`merge_labels` on every image.
+
+    Returns:
+        tuple: ``(boxes, scores, fixed, text)``: new labels and scores per
+        image, per image the number of leading boxes that are initial ones
+        (``fixed``), and a summary for the log.
+    """
+    out_b, out_s, fixed, total = {}, {}, {}, {}
+    for k in boxes:
+        out_b[k], out_s[k], c = merge_labels(
+            initial.get(k, np.zeros((0, 4), np.float32)), boxes[k],
+            scores[k], **merge_cfg)
+        fixed[k] = c['kept']
+        total = {n: total.get(n, 0) + v for n, v in c.items()}
+    if not total:
+        return out_b, out_s, fixed, 'merge: no image'
+    return out_b, out_s, fixed, (
+        'merge: {kept} initial kept ({refined} refined, {dropped} dropped), '
+        '{added} added'.format(**total))
+
+
+def split_band(boxes: Dict[int, np.ndarray], scores: Dict[int, np.ndarray],
+               fixed: Dict[int, int], band: Tuple[float, float]):
+    """Turn new boxes scoring in ``[low, high)`` into ignore regions and
+    drop those below ``low``, in place; the first ``fixed[k]`` boxes of
+    image ``k`` (initial or previous labels) are left alone.
+
+    Returns:
+        tuple: ``(ignore, ignore_scores, text)`` per image, and a summary.
+    """
+    lo, hi = band
+    ignore, ignore_scores, n_ign, n_low = {}, {}, 0, 0
+    for k in boxes:
+        f = fixed.get(k, 0)
+        b, s = boxes[k][f:], scores[k][f:]
+        label, mid = s >= hi, (s >= lo) & (s < hi)
+        ignore[k], ignore_scores[k] = b[mid], s[mid]
+        boxes[k] = np.concatenate([boxes[k][:f], b[label]])
+        scores[k] = np.concatenate([scores[k][:f], s[label]])
+        n_ign += int(mid.sum())
+        n_low += int((s < lo).sum())
+    return ignore, ignore_scores, (
+        f'{n_ign} ignore regions (score {lo}-{hi}), {n_low} below')

@@ -14,9 +14,10 @@ from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore
 from mmsissi.datasets.transforms import SeamlessSynth
-from .label_update import UPDATE_POLICIES, check_merge_cfg, merge_labels
-from .utils import (check_same_images, get_start_epoch, target_dataset,
-                    unwrap_model, weak_labels)
+from .label_update import (UPDATE_POLICIES, check_merge_cfg, merge_all,
+                           split_band)
+from .utils import (check_ignore_used, check_same_images, get_start_epoch,
+                    target_dataset, unwrap_model, weak_labels)
 
 __all__ = ['PseudoLabelHook']
 
@@ -90,6 +91,16 @@ class PseudoLabelHook(Hook):
             (``EMAHook(update_buffers=True)``): mmengine's default copies
             the trained model's buffers into the averaged weights, a
             mismatch that is refused with an error.
+        ignore_band (tuple[float, float], optional): ``(low, high)``: of
+            the boxes the update makes labels of (every fused box for
+            ``'replace'``; the added ones for ``'merge'``, those at or
+            above ``add_score``), those scoring below ``high`` become
+            ignore regions instead (``iscrowd``: neither cell nor
+            background, mmdet's ``gt_instances_ignore`` path) and those
+            below ``low`` are dropped. Needs assigners that use ignore
+            regions (``ignore_iof_thr > 0`` in the model's ``train_cfg``;
+            checked). Synthesis clones them back like labels. Defaults to
+            None (off).
     """
 
     priority = 'NORMAL'
@@ -104,7 +115,16 @@ class PseudoLabelHook(Hook):
                  store_dir: str = 'labels',
                  update: str = 'replace',
                  merge_cfg: Optional[dict] = None,
-                 labeller: str = 'auto') -> None:
+                 labeller: str = 'auto',
+                 ignore_band: Optional[tuple] = None) -> None:
+        if ignore_band is not None:
+            lo, hi = (float(v) for v in ignore_band)
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError('PseudoLabelHook: ignore_band must be '
+                                 f'(low, high) with 0 <= low <= high <= 1, '
+                                 f'got {ignore_band!r}')
+            ignore_band = (lo, hi)
+        self.ignore_band = ignore_band
         if labeller not in ('auto', 'ema', 'model'):
             raise ValueError("PseudoLabelHook: labeller must be 'auto', "
                              f"'ema' or 'model', got {labeller!r}")
@@ -143,6 +163,8 @@ class PseudoLabelHook(Hook):
         self._loader = runner.build_dataloader(self.dataloader_cfg)
         check_same_images(self._loader.dataset, target, type(self).__name__)
         self._ema_hook(runner)  # a missing or bufferless EMA fails now
+        if self.ignore_band is not None:
+            check_ignore_used(runner.cfg.get('model', {}))
 
     def _ema_hook(self, runner):
         """The ``EMAHook`` whose average labels, or None (see
@@ -235,6 +257,7 @@ class PseudoLabelHook(Hook):
                 f'PseudoLabelHook: no prediction for {len(missing)} target '
                 f'image(s) (ids {missing[:5]}) after gathering')
         boxes, scores, what = self._new_labels(target, previous, preds)
+        ignore, ignore_scores, what = self._split_band(boxes, scores, what)
         path = [None]
         if is_main_process():
             path[0] = self.store.write(
@@ -242,7 +265,9 @@ class PseudoLabelHook(Hook):
                 images=images,
                 boxes=boxes,
                 scores=scores,
-                synthesize=self.synthesize)
+                synthesize=self.synthesize,
+                ignore=ignore,
+                ignore_scores=ignore_scores)
         barrier()
         broadcast_object_list(path)
         self.store.refresh()
@@ -262,27 +287,31 @@ class PseudoLabelHook(Hook):
 
     def _new_labels(self, target, previous, preds):
         """The labels of the next epoch by the update policy, and what
-        the log line says of them."""
+        the log line says of them; ``self._fixed``: per image, how many
+        leading boxes are not new (initial or previous labels)."""
         boxes = {k: v['bboxes'] for k, v in preds.items()}
         scores = {k: v['scores'] for k, v in preds.items()}
+        self._fixed = {}
         if self.update == 'merge':
-            initial, total = weak_labels(target), {}
-            for k in boxes:
-                boxes[k], scores[k], c = merge_labels(
-                    initial.get(k, np.zeros((0, 4), np.float32)), boxes[k],
-                    scores[k], **self.merge_cfg)
-                total = {n: total.get(n, 0) + v for n, v in c.items()}
-            return boxes, scores, (
-                'merge: {kept} initial kept ({refined} refined, {dropped} '
-                'dropped), {added} added'.format(**total) if total else
-                'merge: no image')
+            boxes, scores, self._fixed, what = merge_all(
+                weak_labels(target), boxes, scores, self.merge_cfg)
+            return boxes, scores, what
         kept = 0
         if self.keep_previous_if_empty:
             for k, (b, s) in previous.items():
                 if len(boxes[k]) == 0 and len(b):
                     boxes[k], scores[k], kept = b, s, kept + 1
+                    self._fixed[k] = len(b)
         return boxes, scores, (f'{kept} image(s) with an empty fused set '
                                'kept their previous labels')
+
+    def _split_band(self, boxes, scores, what):
+        """``ignore_band`` applied to the new boxes (in place)."""
+        if self.ignore_band is None:
+            return None, None, what
+        ignore, ignore_scores, text = split_band(boxes, scores, self._fixed,
+                                                 self.ignore_band)
+        return ignore, ignore_scores, f'{what}; {text}'
 
     def _check_ranks_agree(self, runner, path: str) -> None:
         """Every rank must train on the same label file and version."""

@@ -110,3 +110,37 @@ def weak_labels(target, indices=None) -> Dict[int, np.ndarray]:
             [x['bbox'] for x in info['instances']],
             np.float32).reshape(-1, 4)
     return out
+
+
+def check_ignore_used(model_cfg) -> None:
+    """Raise unless ignore regions reach the losses: every assigner in the
+    model's ``train_cfg`` that has an ``ignore_iof_thr`` must set it > 0
+    (mmdet's Faster R-CNN sets -1: ignore regions would be background),
+    and there must be one.
+
+    Args:
+        model_cfg (dict): The config's ``model``.
+
+    Raises:
+        ValueError: Naming the keys to set.
+    """
+    found = []
+
+    def walk(x, path):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == 'ignore_iof_thr':
+                    found.append((path, v))
+                else:
+                    walk(v, f'{path}.{k}')
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f'{path}[{i}]')
+
+    walk(model_cfg.get('train_cfg') or {}, 'model.train_cfg')
+    bad = [p for p, v in found if v is None or float(v) <= 0]
+    if not found or bad:
+        raise ValueError(
+            'ignore regions need assigners that use them: set '
+            + (', '.join(f'{p}.ignore_iof_thr' for p in bad) if bad else
+               'an assigner with ignore_iof_thr') + ' > 0 (e.g. 0.5)')
