@@ -65,3 +65,28 @@ def test_hook_names_a_valid_blur():
     assert PseudoLabelHook(dataloader=None,
                            synthesize='reference').synthesize == 'reference'
     assert PseudoLabelHook(dataloader=None).synthesize is False
+
+
+def test_auto_blur_scales_the_strong_blur_to_the_cells():
+    from mmsissi.datasets.transforms.seamless_synth import auto_blur
+
+    def square(side, n=5):
+        return np.array([[i * 80, 0, i * 80 + side, side] for i in range(n)],
+                        np.float32)
+    # the paper's fibroblasts (median box side 64 px): exactly 'strong'
+    assert auto_blur(square(64)) == BLUR_PRESETS['strong']
+    # DSB-sized nuclei (21 px): about the 'weak' kernel
+    assert auto_blur(square(21)) == (23, 3.938)
+    mixed = np.concatenate([square(10, 2), square(40, 3)])
+    assert auto_blur(mixed)[1] == pytest.approx(40 * 12 / 64, abs=1e-3)
+    img, boxes = _image()  # 20 px boxes
+    got = _run(SeamlessSynth(), img, boxes, sissi_synth='auto')
+    want = _run(SeamlessSynth(blur=auto_blur(boxes), always=True), img,
+                boxes)
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, _run(SeamlessSynth(blur='strong',
+                                                      always=True),
+                                        img, boxes))
+    PseudoLabelHook(dataloader={}, synthesize='auto')  # accepted
+    with pytest.raises(ValueError, match="'auto'"):
+        SeamlessSynth.parse_blur('automatic')

@@ -79,13 +79,14 @@ def _by_image(coco, crowd):
 def test_ignore_regions_reach_the_model(tmp_path, demo_data):
     """'merge' + a band over every added box: from epoch 3 the model gets
     the initial boxes as labels and the unmatched fused boxes as ignored
-    instances, through the real pipeline, assigners using them."""
+    instances, through the real pipeline, assigners using them; synthesis
+    with the 'auto' blur runs on those images."""
     initial = demo_data / 'target' / 'train_manual.json'
     cfg = tiny_cfg(tmp_path, initial, epochs=3, deterministic_pipeline=True,
                    hooks=[
                        dict(type='PseudoLabelHook', start_epoch=2,
                             update='merge', merge_cfg=dict(add_score=0.0),
-                            ignore_band=(0.0, 1.0),
+                            ignore_band=(0.0, 1.0), synthesize='auto',
                             views=((1.0, ), ('none', 'vertical')),
                             tta_cfg=dict(score_thr=0.0, skip_box_thr=0.0,
                                          nms_iou_thr=None, max_per_img=50)),
@@ -108,4 +109,7 @@ def test_ignore_regions_reach_the_model(tmp_path, demo_data):
         assert len(rec['ignore']) <= len(ignore[int(img_id)])
         n_ign += len(rec['ignore'])
     assert n_ign > 0  # ignored instances reached the model
+    assert {r['synth'] for r in seen['3'].values()} == {'auto'}
+    changed = [seen['3'][k]['md5'] != seen['2'][k]['md5'] for k in seen['3']]
+    assert sum(changed) >= 6  # synthetic images (deterministic pipeline)
     assert all(len(r['ignore']) == 0 for r in seen['2'].values())

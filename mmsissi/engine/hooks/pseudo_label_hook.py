@@ -69,6 +69,7 @@ class PseudoLabelHook(Hook):
         synthesize (bool | str | tuple): Make synthetic-like images
             (:class:`SeamlessSynth`) from the pseudo labels: False (Plain),
             or the blur: ``'weak'`` (SISSI(W)), ``'strong'`` (SISSI(S)),
+            ``'auto'`` (the strong blur scaled to each image's cells),
             ``'reference'`` or a ``(kernel, sigma)`` pair. This is the one
             place a row's blur is configured (the pipeline's
             ``SeamlessSynth`` only marks where synthesis happens). Defaults
@@ -137,7 +138,8 @@ class PseudoLabelHook(Hook):
         if synthesize is True:
             raise ValueError(
                 "PseudoLabelHook: synthesize=True names no blur; give the "
-                "blur: 'weak', 'strong', 'reference' or (kernel, sigma)")
+                "blur: 'weak', 'strong', 'reference', 'auto' or (kernel, "
+                "sigma)")
         if synthesize:
             SeamlessSynth.parse_blur(synthesize)  # fail early on a typo
         self.dataloader_cfg = dataloader
