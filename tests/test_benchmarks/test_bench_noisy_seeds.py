@@ -224,20 +224,20 @@ def _cmd(demo_data, root):
 def test_a_killed_row_resumes_and_finished_rows_are_skipped(
         tmp_path, demo_data):
     """A real run with two seeds is killed (SIGKILL, whole process group)
-    once the second seed's first row has written its epoch-1 checkpoint.
+    once the second seed's first row has saved a checkpoint.
     The same command then skips the finished rows, resumes the killed one
     from its checkpoint and writes one line per row and seed; a third run
     trains nothing."""
     root = tmp_path / 'bench'
-    ckpt = root / 'seed_1' / 'clean' / 'epoch_1.pth'
+    last = root / 'seed_1' / 'clean' / 'last_checkpoint'
     proc = subprocess.Popen(_cmd(demo_data, root), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     t0 = time.time()
-    while not ckpt.exists():
+    # mmengine names the checkpoint in last_checkpoint once it is saved
+    while not (last.exists() and last.read_text().strip().endswith('.pth')):
         assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
         assert time.time() - t0 < 900, 'no checkpoint after 15 min'
-        time.sleep(0.2)
-    time.sleep(0.5)  # let the save finish
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = root / 'seed_1' / 'clean'
