@@ -1,6 +1,7 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from typing import List
 
+import numpy as np
 import torch
 from mmcv.ops import batched_nms
 from mmdet.models.test_time_augs import DetTTAModel
@@ -8,9 +9,10 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
+from mmsissi.structures import box_iou
 from .wbf import fuse_views
 
-__all__ = ['WBFTTAModel']
+__all__ = ['WBFTTAModel', 'view_spread']
 
 
 @MODELS.register_module()
@@ -41,7 +43,9 @@ class WBFTTAModel(DetTTAModel):
             (0.5), ``skip_box_thr`` (0.0), ``conf_type`` ('avg'),
             ``weights`` (None: all views equal), ``score_thr`` (0.0,
             applied after fusion), ``nms_iou_thr`` (None: no NMS after
-            fusion), ``max_per_img`` (1000; None: no cap).
+            fusion), ``max_per_img`` (1000; None: no cap), ``with_spread``
+            (False; True adds ``pred_instances.spreads``, see
+            :func:`view_spread`).
         views_per_batch (int): Views per forward pass. Defaults to 1.
         **kwargs: ``module`` (the detector) and other
             :class:`BaseTTAModel` arguments.
@@ -51,7 +55,7 @@ class WBFTTAModel(DetTTAModel):
                  **kwargs) -> None:
         cfg = dict(view_score_thr=None, iou_thr=0.5, skip_box_thr=0.0,
                    conf_type='avg', weights=None, score_thr=0.0,
-                   nms_iou_thr=None, max_per_img=1000)
+                   nms_iou_thr=None, max_per_img=1000, with_spread=False)
         unknown = set(tta_cfg or {}) - set(cfg)
         if unknown:
             raise ValueError(f'WBFTTAModel: unknown tta_cfg keys '
@@ -125,6 +129,49 @@ class WBFTTAModel(DetTTAModel):
             fs[order], dtype=torch.float32, device=device)
         results.labels = torch.as_tensor(
             fl[order], dtype=torch.long, device=device)
+        if cfg['with_spread']:
+            views = [b.detach().cpu().numpy().reshape(-1, 4) for b in boxes]
+            results.spreads = torch.as_tensor(
+                view_spread(fb[order], views, cfg['iou_thr']),
+                dtype=torch.float32, device=device)
         merged = data_samples[0]
         merged.pred_instances = results
         return merged
+
+
+def view_spread(fused: np.ndarray, views: List[np.ndarray],
+                iou_thr: float) -> np.ndarray:
+    """How much the views disagree on each fused box.
+
+    Each view box joins the fused box it overlaps most, if at IoU >=
+    ``iou_thr``; the spread of a fused box is the mean over its four
+    coordinates of the standard deviation of its members' coordinate,
+    divided by the fused box's width (x) or height (y). A box found by
+    fewer than two views has spread ``inf`` (nothing to agree on). 0: every
+    view drew the same box; 0.1: the views' edges scatter by a tenth of the
+    box size.
+
+    Args:
+        fused (np.ndarray): (M, 4) xyxy fused boxes.
+        views (list[np.ndarray]): Per view, (N_v, 4) xyxy boxes in the same
+            frame.
+        iou_thr (float): Membership IoU (the fusion's).
+
+    Returns:
+        np.ndarray: (M, ) float32 spreads.
+    """
+    out = np.full(len(fused), np.inf, np.float32)
+    pool = np.concatenate([np.zeros((0, 4))] + list(views)).astype(
+        np.float64)
+    if not len(fused) or not len(pool):
+        return out
+    iou = box_iou(pool, fused.astype(np.float64))
+    best, ok = iou.argmax(1), iou.max(1) >= iou_thr
+    size = np.maximum(np.stack([fused[:, 2] - fused[:, 0],
+                                fused[:, 3] - fused[:, 1]], 1), 1e-6)
+    for j in range(len(fused)):
+        members = pool[ok & (best == j)]
+        if len(members) >= 2:
+            std = members.std(0) / np.tile(size[j], 2)
+            out[j] = float(std.mean())
+    return out

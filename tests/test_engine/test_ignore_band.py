@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 import tests.helpers.recorder  # noqa: F401  registers LabelRecorderHook
 from mmsissi.datasets import LabelStore
 from mmsissi.engine.hooks import PseudoLabelHook
-from mmsissi.engine.hooks.label_update import split_band
+from mmsissi.engine.hooks.label_update import split_new
 from mmsissi.engine.hooks.utils import check_ignore_used
 from mmsissi.structures import box_iou
 from tests.helpers.tiny import tiny_cfg
@@ -23,7 +23,7 @@ def test_split_band_leaves_the_fixed_boxes_alone():
              2: np.zeros((0, 4), np.float32)}
     scores = {1: np.array([0.1, 0.2, 0.5, 0.9], np.float32),
               2: np.zeros(0, np.float32)}
-    ignore, ign_s, text = split_band(boxes, scores, {1: 1}, (0.3, 0.6))
+    ignore, ign_s, text = split_new(boxes, scores, {1: 1}, (0.3, 0.6))
     # box 0 is fixed (an initial label) although it scores 0.1
     np.testing.assert_array_equal(boxes[1], np.arange(16).reshape(4, 4)[
         [0, 3]])
@@ -32,7 +32,23 @@ def test_split_band_leaves_the_fixed_boxes_alone():
         [2]])
     np.testing.assert_allclose(ign_s[1], [0.5])
     assert len(ignore[2]) == 0
-    assert text == '1 ignore regions (score 0.3-0.6), 1 below'
+    assert text == '1 ignore regions (score 0.3-0.6: 1; 1 below)'
+
+
+def test_split_new_by_the_views_agreement():
+    boxes = {1: np.arange(12, dtype=np.float32).reshape(3, 4)}
+    scores = {1: np.array([0.9, 0.9, 0.2], np.float32)}
+    spreads = {1: np.array([0.01, 0.3, 0.01])}
+    ignore, _, text = split_new(boxes, scores, {}, None, spreads, 0.1)
+    np.testing.assert_array_equal(boxes[1], np.arange(12).reshape(3, 4)[
+        [0, 2]])  # no band: any score stays, if the views agree
+    np.testing.assert_array_equal(ignore[1], np.arange(12).reshape(3, 4)[
+        [1]])
+    assert 'spread > 0.1: 1' in text
+    boxes = {1: np.arange(12, dtype=np.float32).reshape(3, 4)}
+    scores = {1: np.array([0.9, 0.9, 0.2], np.float32)}
+    ignore, _, _ = split_new(boxes, scores, {}, (0.1, 0.5), spreads, 0.1)
+    assert len(boxes[1]) == 1 and len(ignore[1]) == 2
 
 
 def test_the_assigners_must_use_ignore_regions():
@@ -113,3 +129,24 @@ def test_ignore_regions_reach_the_model(tmp_path, demo_data):
     changed = [seen['3'][k]['md5'] != seen['2'][k]['md5'] for k in seen['3']]
     assert sum(changed) >= 6  # synthetic images (deterministic pipeline)
     assert all(len(r['ignore']) == 0 for r in seen['2'].values())
+
+
+@pytest.mark.slow
+def test_views_that_disagree_make_ignore_regions(tmp_path, demo_data):
+    """'replace' with max_spread: the TTA model reports each fused box's
+    spread, boxes the views disagree on become ignore regions."""
+    initial = demo_data / 'target' / 'train_manual.json'
+    cfg = tiny_cfg(tmp_path, initial, epochs=3, hooks=[
+        dict(type='PseudoLabelHook', start_epoch=2, max_spread=0.02,
+             views=((1.0, ), ('none', 'vertical')),
+             tta_cfg=dict(score_thr=0.0, skip_box_thr=0.0, nms_iou_thr=None,
+                          max_per_img=50))])
+    cfg.model.train_cfg.rpn.assigner.ignore_iof_thr = 0.5
+    cfg.model.train_cfg.rcnn.assigner.ignore_iof_thr = 0.5
+    Runner.from_cfg(cfg).train()
+    got = json.load(open(tmp_path / 'labels' / 'epoch_3.json'))
+    crowd = [a['iscrowd'] for a in got['annotations']]
+    assert 0 < sum(crowd) < len(crowd)  # both steady and unsteady boxes
+    log = open(next(tmp_path.glob('*/*.log'))).read()
+    n = int(log.split('views disagree, spread > 0.02: ')[1].split(')')[0])
+    assert n == sum(crowd)

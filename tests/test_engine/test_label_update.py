@@ -26,37 +26,38 @@ SCORES = np.array([0.9, 0.8, 0.7, 0.3, 0.6], np.float32)
 
 
 def test_merge_keeps_initial_and_adds_confident_unmatched():
-    boxes, scores, c = merge_labels(INITIAL, FUSED, SCORES)
+    boxes, scores, c, added = merge_labels(INITIAL, FUSED, SCORES)
+    assert added.tolist() == [2, 4]
     np.testing.assert_array_equal(boxes[:3], INITIAL)  # untouched
     np.testing.assert_array_equal(boxes[3:], FUSED[[2, 4]])
     np.testing.assert_allclose(scores, [1, 1, 1, 0.7, 0.6])
     assert c == dict(kept=3, added=2, refined=0, dropped=0)
     # the threshold is >=
-    _, _, c = merge_labels(INITIAL, FUSED, SCORES, add_score=0.3)
+    _, _, c, _ = merge_labels(INITIAL, FUSED, SCORES, add_score=0.3)
     assert c['added'] == 3
     # a fused box matching at IoU >= match_iou is never added
-    _, _, c = merge_labels(INITIAL, FUSED, SCORES, match_iou=0.6)
+    _, _, c, _ = merge_labels(INITIAL, FUSED, SCORES, match_iou=0.6)
     assert c['added'] == 3  # fused 1 (IoU 0.53) now counts as new
 
 
 def test_merge_refine_and_drop():
-    boxes, _, c = merge_labels(INITIAL, FUSED, SCORES, refine=0.5)
+    boxes, _, c, _ = merge_labels(INITIAL, FUSED, SCORES, refine=0.5)
     w = 0.5 * 0.9
     np.testing.assert_allclose(boxes[0], (1 - w) * INITIAL[0] + w * FUSED[0])
     np.testing.assert_allclose(boxes[2], INITIAL[2])  # unmatched: as is
     assert c['refined'] == 2
-    boxes, scores, c = merge_labels(INITIAL, FUSED, SCORES,
-                                    drop_unsupported=True)
+    boxes, scores, c, _ = merge_labels(INITIAL, FUSED, SCORES,
+                                       drop_unsupported=True)
     assert c == dict(kept=2, added=2, refined=0, dropped=1)
     assert not (box_iou(boxes, INITIAL[2:]) > 0.99).any()
     # nothing fused: every initial box kept, or all dropped
-    b, s, c = merge_labels(INITIAL, np.zeros((0, 4)), np.zeros(0))
+    b, s, c, _ = merge_labels(INITIAL, np.zeros((0, 4)), np.zeros(0))
     assert len(b) == 3 and c['added'] == 0
-    b, s, c = merge_labels(INITIAL, np.zeros((0, 4)), np.zeros(0),
-                           drop_unsupported=True)
+    b, s, c, _ = merge_labels(INITIAL, np.zeros((0, 4)), np.zeros(0),
+                              drop_unsupported=True)
     assert len(b) == 0 and c['dropped'] == 3
     # no initial label: confident fused boxes only
-    b, s, c = merge_labels(np.zeros((0, 4)), FUSED, SCORES)
+    b, s, c, _ = merge_labels(np.zeros((0, 4)), FUSED, SCORES)
     np.testing.assert_array_equal(b, FUSED[SCORES >= 0.5])
 
 

@@ -130,3 +130,19 @@ def test_score_threshold_and_no_detections(image_file):
                       tta_cfg=dict(score_thr=0.95)).test_step(data)[0]
     assert len(res.pred_instances.bboxes) == 0
     assert res.pred_instances.bboxes.shape == (0, 4)
+
+
+def test_view_spread_measures_the_views_agreement():
+    from mmsissi.models.wbf_tta import view_spread
+    fused = np.array([[0, 0, 10, 10], [50, 50, 70, 60], [100, 100, 110, 110]],
+                     np.float32)
+    views = [np.array([[0, 0, 10, 10], [49, 50, 71, 60]], np.float32),
+             np.array([[0, 0, 10, 10], [51, 50, 69, 60],
+                       [100, 100, 110, 110]], np.float32)]
+    s = view_spread(fused, views, 0.5)
+    assert s[0] == 0  # every view drew the same box
+    # x1, x2 scatter by +-1 px on a 20 px wide box; y agrees
+    assert s[1] == pytest.approx((1 / 20 + 1 / 20) / 4)
+    assert np.isinf(s[2])  # one view only
+    assert view_spread(fused[:0], views, 0.5).shape == (0, )
+    assert np.isinf(view_spread(fused, [np.zeros((0, 4))], 0.5)).all()

@@ -11,17 +11,18 @@
   never replaced by their own relabelling, so a size bias of the detector
   cannot compound round after round.
 
-Either way, ``ignore_band=(low, high)`` can turn the *new* boxes that
-score below ``high`` into ignore regions (:func:`split_band`).
+Either way, the *new* boxes can become ignore regions instead of labels
+when they score below a band's ``high`` or when the TTA views disagree on
+them (:func:`split_new`).
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from mmsissi.structures import box_iou
 
 __all__ = ['UPDATE_POLICIES', 'check_merge_cfg', 'merge_labels', 'merge_all',
-           'split_band']
+           'split_new']
 
 UPDATE_POLICIES = ('replace', 'merge')
 
@@ -52,7 +53,8 @@ def merge_labels(initial: np.ndarray,
                  add_score: float = 0.5,
                  refine: float = 0.0,
                  drop_unsupported: bool = False
-                 ) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
+                 ) -> Tuple[np.ndarray, np.ndarray, Dict[str, int],
+                            np.ndarray]:
     """Merge one image's fused predictions into its initial labels.
 
     Args:
@@ -70,9 +72,11 @@ def merge_labels(initial: np.ndarray,
             matches. Defaults to False.
 
     Returns:
-        tuple: ``(boxes, scores, counts)``: the new (K, 4) labels, their
-        scores (1 for initial boxes, the fused score for added ones) and
-        ``counts`` with ``kept``, ``added``, ``refined``, ``dropped``.
+        tuple: ``(boxes, scores, counts, added)``: the new (K, 4) labels
+        (the kept initial boxes first, then the added fused boxes), their
+        scores (1 for initial boxes, the fused score for added ones),
+        ``counts`` with ``kept``, ``added``, ``refined``, ``dropped``, and
+        the indices in ``fused`` of the added boxes.
     """
     initial = np.asarray(initial, np.float32).reshape(-1, 4)
     fused = np.asarray(fused, np.float32).reshape(-1, 4)
@@ -97,7 +101,8 @@ def merge_labels(initial: np.ndarray,
                             scores[add]])
     counts = dict(kept=int(keep.sum()), added=int(add.sum()),
                   refined=refined, dropped=int((~keep).sum()))
-    return out_b.astype(np.float32), out_s.astype(np.float32), counts
+    return (out_b.astype(np.float32), out_s.astype(np.float32), counts,
+            np.flatnonzero(add))
 
 
 def merge_all(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
@@ -105,43 +110,68 @@ def merge_all(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
     """:func:`merge_labels` on every image.
 
     Returns:
-        tuple: ``(boxes, scores, fixed, text)``: new labels and scores per
-        image, per image the number of leading boxes that are initial ones
-        (``fixed``), and a summary for the log.
+        tuple: ``(boxes, scores, fixed, new, text)``: new labels and scores
+        per image; per image the number of leading boxes that are initial
+        ones (``fixed``) and the indices of the added fused boxes
+        (``new``); a summary for the log.
     """
-    out_b, out_s, fixed, total = {}, {}, {}, {}
+    out_b, out_s, fixed, new, total = {}, {}, {}, {}, {}
     for k in boxes:
-        out_b[k], out_s[k], c = merge_labels(
+        out_b[k], out_s[k], c, new[k] = merge_labels(
             initial.get(k, np.zeros((0, 4), np.float32)), boxes[k],
             scores[k], **merge_cfg)
         fixed[k] = c['kept']
         total = {n: total.get(n, 0) + v for n, v in c.items()}
     if not total:
-        return out_b, out_s, fixed, 'merge: no image'
-    return out_b, out_s, fixed, (
+        return out_b, out_s, fixed, new, 'merge: no image'
+    return out_b, out_s, fixed, new, (
         'merge: {kept} initial kept ({refined} refined, {dropped} dropped), '
         '{added} added'.format(**total))
 
 
-def split_band(boxes: Dict[int, np.ndarray], scores: Dict[int, np.ndarray],
-               fixed: Dict[int, int], band: Tuple[float, float]):
-    """Turn new boxes scoring in ``[low, high)`` into ignore regions and
-    drop those below ``low``, in place; the first ``fixed[k]`` boxes of
-    image ``k`` (initial or previous labels) are left alone.
+def split_new(boxes: Dict[int, np.ndarray], scores: Dict[int, np.ndarray],
+              fixed: Dict[int, int], band: Optional[Tuple[float, float]],
+              spreads: Optional[Dict[int, np.ndarray]] = None,
+              max_spread: Optional[float] = None):
+    """Sort the new boxes into labels, ignore regions and dropped ones, in
+    place; the first ``fixed[k]`` boxes of image ``k`` (initial or previous
+    labels) are left alone.
+
+    A new box stays a label if it scores at least ``high`` of ``band`` and
+    (with ``max_spread``) its views agree (spread <= ``max_spread``); else
+    it becomes an ignore region if it scores at least ``low``; else it is
+    dropped. ``band=None`` is ``(0, 0)``.
+
+    Args:
+        boxes, scores (dict): Per image, the labels and scores.
+        fixed (dict): Per image, how many leading boxes are not new.
+        band (tuple, optional): ``(low, high)``.
+        spreads (dict, optional): Per image, the spread of each new box
+            (aligned with ``boxes[k][fixed[k]:]``).
+        max_spread (float, optional): Largest spread of a label.
 
     Returns:
         tuple: ``(ignore, ignore_scores, text)`` per image, and a summary.
     """
-    lo, hi = band
-    ignore, ignore_scores, n_ign, n_low = {}, {}, 0, 0
+    lo, hi = band or (0.0, 0.0)
+    ignore, ignore_scores, n_ign, n_low, n_spread = {}, {}, 0, 0, 0
     for k in boxes:
         f = fixed.get(k, 0)
         b, s = boxes[k][f:], scores[k][f:]
-        label, mid = s >= hi, (s >= lo) & (s < hi)
+        label = s >= hi
+        if max_spread is not None:
+            steady = np.asarray(spreads[k]).reshape(-1) <= max_spread
+            n_spread += int((label & ~steady).sum())
+            label &= steady
+        mid = ~label & (s >= lo)
         ignore[k], ignore_scores[k] = b[mid], s[mid]
         boxes[k] = np.concatenate([boxes[k][:f], b[label]])
         scores[k] = np.concatenate([scores[k][:f], s[label]])
         n_ign += int(mid.sum())
-        n_low += int((s < lo).sum())
-    return ignore, ignore_scores, (
-        f'{n_ign} ignore regions (score {lo}-{hi}), {n_low} below')
+        n_low += int((~label & ~mid).sum())
+    text = f'{n_ign} ignore regions'
+    if band is not None:
+        text += f' (score {lo}-{hi}: {n_ign - n_spread}; {n_low} below)'
+    if max_spread is not None:
+        text += f' (views disagree, spread > {max_spread}: {n_spread})'
+    return ignore, ignore_scores, text

@@ -15,7 +15,7 @@ from mmengine.utils import ProgressBar
 from mmsissi.datasets.label_store import LabelStore
 from mmsissi.datasets.transforms import SeamlessSynth
 from .label_update import (UPDATE_POLICIES, check_merge_cfg, merge_all,
-                           split_band)
+                           split_new)
 from .utils import (check_ignore_used, check_same_images, get_start_epoch,
                     target_dataset, unwrap_model, weak_labels)
 
@@ -102,6 +102,12 @@ class PseudoLabelHook(Hook):
             regions (``ignore_iof_thr > 0`` in the model's ``train_cfg``;
             checked). Synthesis clones them back like labels. Defaults to
             None (off).
+        max_spread (float, optional): New boxes on which the TTA views
+            disagree (:func:`~mmsissi.models.wbf_tta.view_spread` above
+            this: the views' edges scatter by more than this fraction of
+            the box) become ignore regions: they say a cell is there, not
+            where its edges are. Needs the ignore path like
+            ``ignore_band``. Defaults to None (off).
     """
 
     priority = 'NORMAL'
@@ -117,7 +123,12 @@ class PseudoLabelHook(Hook):
                  update: str = 'replace',
                  merge_cfg: Optional[dict] = None,
                  labeller: str = 'auto',
-                 ignore_band: Optional[tuple] = None) -> None:
+                 ignore_band: Optional[tuple] = None,
+                 max_spread: Optional[float] = None) -> None:
+        if max_spread is not None and not float(max_spread) >= 0:
+            raise ValueError('PseudoLabelHook: max_spread must be >= 0, got '
+                             f'{max_spread!r}')
+        self.max_spread = None if max_spread is None else float(max_spread)
         if ignore_band is not None:
             lo, hi = (float(v) for v in ignore_band)
             if not 0 <= lo <= hi <= 1:
@@ -165,7 +176,7 @@ class PseudoLabelHook(Hook):
         self._loader = runner.build_dataloader(self.dataloader_cfg)
         check_same_images(self._loader.dataset, target, type(self).__name__)
         self._ema_hook(runner)  # a missing or bufferless EMA fails now
-        if self.ignore_band is not None:
+        if self.ignore_band is not None or self.max_spread is not None:
             check_ignore_used(runner.cfg.get('model', {}))
 
     def _ema_hook(self, runner):
@@ -210,6 +221,9 @@ class PseudoLabelHook(Hook):
                 'PseudoLabelHook: no TTA model; set `tta_model` in the '
                 'config (see configs/_base_/datasets/target_source_cells.py)'
                 ' or pass tta_model=')
+        if self.max_spread is not None:  # the views' agreement is needed
+            cfg = dict(cfg, tta_cfg=dict(cfg.get('tta_cfg') or {},
+                                         with_spread=True))
         return MODELS.build(dict(cfg, module=self.labelling_model(runner)))
 
     @torch.no_grad()
@@ -230,6 +244,9 @@ class PseudoLabelHook(Hook):
                     local[int(ds.img_id)] = dict(
                         bboxes=pred.bboxes.cpu().numpy().astype(np.float32),
                         scores=pred.scores.cpu().numpy().astype(np.float32))
+                    if 'spreads' in pred:
+                        local[int(ds.img_id)]['spreads'] = \
+                            pred.spreads.cpu().numpy()
                 if bar is not None:
                     bar.update()
         finally:
@@ -259,7 +276,8 @@ class PseudoLabelHook(Hook):
                 f'PseudoLabelHook: no prediction for {len(missing)} target '
                 f'image(s) (ids {missing[:5]}) after gathering')
         boxes, scores, what = self._new_labels(target, previous, preds)
-        ignore, ignore_scores, what = self._split_band(boxes, scores, what)
+        ignore, ignore_scores, what = self._split_new(boxes, scores, preds,
+                                                      what)
         path = [None]
         if is_main_process():
             path[0] = self.store.write(
@@ -290,29 +308,35 @@ class PseudoLabelHook(Hook):
     def _new_labels(self, target, previous, preds):
         """The labels of the next epoch by the update policy, and what
         the log line says of them; ``self._fixed``: per image, how many
-        leading boxes are not new (initial or previous labels)."""
+        leading boxes are not new (initial or previous labels);
+        ``self._new``: the indices of the new ones among the fused boxes."""
         boxes = {k: v['bboxes'] for k, v in preds.items()}
         scores = {k: v['scores'] for k, v in preds.items()}
-        self._fixed = {}
         if self.update == 'merge':
-            boxes, scores, self._fixed, what = merge_all(
+            boxes, scores, self._fixed, self._new, what = merge_all(
                 weak_labels(target), boxes, scores, self.merge_cfg)
             return boxes, scores, what
+        self._fixed = {}
+        self._new = {k: np.arange(len(b)) for k, b in boxes.items()}
         kept = 0
         if self.keep_previous_if_empty:
             for k, (b, s) in previous.items():
                 if len(boxes[k]) == 0 and len(b):
                     boxes[k], scores[k], kept = b, s, kept + 1
-                    self._fixed[k] = len(b)
+                    self._fixed[k], self._new[k] = len(b), np.arange(0)
         return boxes, scores, (f'{kept} image(s) with an empty fused set '
                                'kept their previous labels')
 
-    def _split_band(self, boxes, scores, what):
-        """``ignore_band`` applied to the new boxes (in place)."""
-        if self.ignore_band is None:
+    def _split_new(self, boxes, scores, preds, what):
+        """``ignore_band`` and ``max_spread`` applied to the new boxes (in
+        place); the ignore regions and scores (None when both are off)."""
+        if self.ignore_band is None and self.max_spread is None:
             return None, None, what
-        ignore, ignore_scores, text = split_band(boxes, scores, self._fixed,
-                                                 self.ignore_band)
+        spreads = None if self.max_spread is None else {
+            k: preds[k]['spreads'][self._new[k]] for k in boxes}
+        ignore, ignore_scores, text = split_new(
+            boxes, scores, self._fixed, self.ignore_band, spreads,
+            self.max_spread)
         return ignore, ignore_scores, f'{what}; {text}'
 
     def _check_ranks_agree(self, runner, path: str) -> None:
