@@ -74,15 +74,20 @@ def labels_by_epoch(work, initial, epochs):
 
 def label_quality(files, truth):
     """Precision / recall / F1 (IoU 0.5) of each epoch's label file
-    against the clean truth, on the truth's images."""
+    against the clean truth, on the truth's images. Ignore regions
+    (``iscrowd`` boxes) are not labels: they are left out of P / R and
+    counted in ``num_ignore``."""
     gt = load_coco_boxes(truth)
     out, cache = {}, {}
     for epoch, path in files.items():
         if path not in cache:
-            pred = load_coco_boxes(path)
+            pred = load_coco_boxes(path, crowd=False)
             pred = {k: pred.get(k, np.zeros((0, 4))) for k in gt}
-            cache[path] = evaluate_boxes(pred, gt)
+            ignore = load_coco_boxes(path, crowd=True)
+            cache[path] = dict(evaluate_boxes(pred, gt), num_ignore=sum(
+                len(ignore.get(k, ())) for k in gt))
         m = cache[path]
         out[epoch] = dict(num_boxes=m['num_pred'], precision=m['precision'],
-                          recall=m['recall'], f1=m['f1'])
+                          recall=m['recall'], f1=m['f1'],
+                          num_ignore=m['num_ignore'])
     return out

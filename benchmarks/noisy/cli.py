@@ -18,7 +18,7 @@ from mmsissi.fileio import atomic_dump_json
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record)
-from .configs import BRANCH, ROWS, build_config
+from .configs import ROWS, build_config, check_rows, row_criterion, row_key
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -29,9 +29,10 @@ __all__ = ['parse_args', 'run_row', 'main']
 def _train(row, work, cfg, args, seed_dir):
     """Train the row unless its last epoch is there; resume an
     interrupted run; branch a correction row from the supervised run."""
-    start = (None, '-')
-    if row in BRANCH:
-        start = read_record(osp.join(seed_dir, 'supervised'), BRANCH[row][1])
+    start, branches = (None, '-'), row not in ('clean', 'supervised')
+    crit = row_criterion(cfg, row) if branches else None
+    if branches:
+        start = read_record(osp.join(seed_dir, 'supervised'), crit)
     final = osp.join(work, f'epoch_{args.epochs}.pth')
     if osp.isfile(final):
         return start, 'trained'
@@ -39,17 +40,17 @@ def _train(row, work, cfg, args, seed_dir):
     if osp.isfile(last) and osp.isfile(open(last).read().strip()):
         cfg.resume, cfg.load_from = True, open(last).read().strip()
         how = f'resuming {osp.basename(cfg.load_from)}'
-    elif row in BRANCH:
+    elif branches:
         branch = osp.join(work, 'branch_from.pth')
         start = make_branch_checkpoint(osp.join(seed_dir, 'supervised'),
-                                       BRANCH[row][1], branch)
+                                       crit, branch)
         cfg.resume, cfg.load_from = True, branch
         how = f'branched at epoch {start[0]} ({start[1]})'
     else:
         how = 'from scratch'
     cfg_path = osp.join(work, 'config.py')
     cfg.dump(cfg_path)
-    print(f'[{osp.basename(seed_dir)}/{row}] training, {how} -> '
+    print(f'[{osp.basename(seed_dir)}/{row_key(row)}] training, {how} -> '
           f'{work}/train.log', flush=True)
     run_tool(['tools/train.py', cfg_path, '--work-dir', work],
              osp.join(work, 'train.log'), mode='a')
@@ -74,17 +75,19 @@ def run_row(row, seed, args, paths, root):
         ``<root>/seed_<seed>/<row>/result.json``.
     """
     seed_dir = osp.join(root, f'seed_{seed}')
-    work = osp.join(seed_dir, row)
+    work = osp.join(seed_dir, row_key(row))
     os.makedirs(work, exist_ok=True)
     cfg = build_config(row, args, paths, seed=seed)
     _check_settings(work, hashlib.sha1(cfg.dump().encode()).hexdigest())
     done = osp.join(work, 'result.json')
     if osp.isfile(done):
-        print(f'[seed_{seed}/{row}] done before: {done}', flush=True)
+        print(f'[seed_{seed}/{row_key(row)}] done before: {done}',
+              flush=True)
         return load_result(done)
     t0 = time.time()
     start, how = _train(row, work, cfg, args, seed_dir)
-    print(f'[seed_{seed}/{row}] testing on the clean test split', flush=True)
+    print(f'[seed_{seed}/{row_key(row)}] testing on the clean test split',
+          flush=True)
     run_tool(['tools/test.py', osp.join(work, 'config.py'),
               osp.join(work, f'epoch_{args.epochs}.pth'), '--work-dir',
               work], osp.join(work, 'test.log'))
@@ -96,13 +99,13 @@ def run_row(row, seed, args, paths, root):
             print(f'[seed_{seed}/supervised] {crit} fires after epoch '
                   f'{read_record(work, crit)}', flush=True)
     initial = paths['train_clean' if row == 'clean' else 'train_noisy']
-    result = dict(row=row, seed=seed, ap=ap, start=start[0],
+    result = dict(row=row_key(row), seed=seed, ap=ap, start=start[0],
                   cause=start[1], seconds=time.time() - t0,
                   resumed=how.startswith('resuming') or how == 'trained',
                   labels=label_quality(labels_by_epoch(work, initial,
                                                        args.epochs),
                                        paths['train_clean']))
-    print(f'[seed_{seed}/{row}] AP50 {100 * ap[0]:.1f} AP75 '
+    print(f'[seed_{seed}/{row_key(row)}] AP50 {100 * ap[0]:.1f} AP75 '
           f'{100 * ap[1]:.1f} AP {100 * ap[2]:.1f} AR {100 * ap[3]:.1f} '
           f'({result["seconds"]:.0f} s)', flush=True)
     atomic_dump_json(result, done)
@@ -128,7 +131,10 @@ def _parser(preset):
     p.add_argument('--quick', action='store_true',
                    help='quick regime: rows clean supervised baseline, '
                    '8 epochs x 60 iterations (about 45 min on 2 cores)')
-    p.add_argument('--rows', nargs='+', default=ROWS[:4], choices=ROWS)
+    p.add_argument('--rows', nargs='+', default=ROWS[:4],
+                   help=f'rows: {", ".join(ROWS)}, or any correction config '
+                   '(configs/sissi[/levers]/NAME.py or a path) whose start '
+                   'criterion branches from the supervised run')
     p.add_argument('--seeds', type=int, nargs='+', default=None,
                    help='training seeds, each row runs once per seed '
                    '(default: --seed)')
@@ -203,6 +209,10 @@ def parse_args(argv=None):
     if known.quick:
         p.set_defaults(**QUICK)
     args = p.parse_args(argv)
+    try:
+        check_rows(args.rows)
+    except ValueError as e:
+        p.error(str(e))
     return _finish(p, args, weak_asked=known.weak_labels)
 
 
@@ -244,10 +254,11 @@ def main(argv=None):
     root = osp.abspath(args.work_dir)
     t0 = time.time()
     paths = prepare_data(args, osp.join(root, 'data'))
-    order = [r for r in ROWS if r in args.rows]  # supervised before branches
+    order = check_rows(args.rows)  # supervised before branches
     for seed in args.seeds:
         sup = osp.join(root, f'seed_{seed}', 'supervised')
-        if any(r in BRANCH for r in order) and 'supervised' not in order \
+        if any(r not in ('clean', 'supervised') for r in order) and \
+                'supervised' not in order \
                 and not osp.isfile(osp.join(sup, 'result.json')):
             sys.exit(f'error: the correction rows branch from the '
                      f'supervised run, and {sup} has none: add "supervised" '

@@ -3,7 +3,8 @@
 schedule (the row's hooks, TTA fusion and synthesis unchanged)."""
 import os.path as osp
 
-__all__ = ['ROWS', 'NAMES', 'BRANCH', 'build_config']
+__all__ = ['ROWS', 'NAMES', 'BRANCH', 'build_config', 'row_config',
+           'row_criterion', 'row_key', 'row_name', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
@@ -16,6 +17,59 @@ BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),
               plain_a=('plain_a', 'ADELEHook'),
               a_sissi_s=('a_sissi_s', 'ADELEHook'))
+CRITERIA = ('ValLossStartHook', 'ADELEHook')
+#: where a correction row that is not a Table 1 row is looked for
+ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
+
+
+def row_config(row):
+    """The config file of a row: the Table 1 config of the fixed rows,
+    else ``configs/sissi[/levers]/<row>.py`` or a path to any config
+    whose hooks start correction with a criterion (e.g. a lever)."""
+    if row in ('clean', 'supervised'):
+        return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
+    if row in BRANCH:
+        return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
+    if row.endswith('.py') and osp.isfile(row):
+        return osp.abspath(row)
+    for d in ROW_DIRS:
+        path = osp.join(REPO, d, f'{row}.py')
+        if osp.isfile(path):
+            return path
+    raise ValueError(f'row {row!r}: not one of {ROWS}, and no config '
+                     f'{" or ".join(f"{d}/{row}.py" for d in ROW_DIRS)}')
+
+
+def row_criterion(cfg, row):
+    """The start criterion a correction row's config uses (its branch
+    point in the supervised run)."""
+    found = [h['type'] for h in cfg.get('custom_hooks', [])
+             if h['type'] in CRITERIA]
+    if len(found) != 1:
+        raise ValueError(f'row {row!r}: its config must have one start '
+                         f'criterion of {CRITERIA} in custom_hooks, found '
+                         f'{found}')
+    return found[0]
+
+
+def row_key(row):
+    """A row's key in results and its work-dir name: the row, or the
+    config file's name for a path."""
+    return osp.splitext(osp.basename(row))[0] if row.endswith('.py') else row
+
+
+def row_name(row):
+    """The printed name of a row."""
+    return NAMES.get(row, row_key(row))
+
+
+def check_rows(rows):
+    """The rows in run order (the fixed rows in :data:`ROWS` order, then
+    the others as given); a clear ValueError for an unknown one."""
+    for r in rows:
+        row_config(r)
+    return [r for r in ROWS if r in rows] + [r for r in rows
+                                             if r not in ROWS]
 
 
 def _dataset(ann, prefix, cat_map, pipeline, **kw):
@@ -163,8 +217,7 @@ def build_config(row, args, paths, seed=None):
             augmentation). Defaults to ``args.seeds[0]``.
     """
     from mmengine.config import Config
-    name = 'supervised' if row in ('clean', 'supervised') else BRANCH[row][0]
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'sissi', f'{name}.py'))
+    cfg = Config.fromfile(row_config(row))
     _shrink_model(cfg.model, args)
     cfg.load_from = None
     _set_data(cfg, row, args, paths)

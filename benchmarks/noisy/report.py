@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .configs import NAMES, ROWS
+from .configs import ROWS, row_name
 
 __all__ = ['METRICS', 'gap_recovered', 'summarize', 'write_csvs', 'plot',
            'print_summary']
@@ -33,7 +33,9 @@ def _by_row(results):
     rows = {}
     for r in results:
         rows.setdefault(r['row'], []).append(r)
-    return {row: rows[row] for row in ROWS if row in rows}
+    order = [r for r in ROWS if r in rows] + [r for r in rows
+                                              if r not in ROWS]
+    return {row: rows[row] for row in order}
 
 
 def summarize(results):
@@ -43,7 +45,7 @@ def summarize(results):
     P / R / boxes per epoch.
 
     Returns:
-        dict: row -> summary dict, rows in :data:`ROWS` order.
+        dict: row -> summary dict, the rows of :data:`ROWS` first.
     """
     out = {}
     for row, rs in _by_row(results).items():
@@ -99,12 +101,12 @@ def write_csvs(results, results_csv, labels_csv):
     with open(labels_csv, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['row', 'seed', 'epoch', 'num_boxes', 'precision',
-                    'recall', 'f1'])
+                    'recall', 'f1', 'num_ignore'])
         for r in ordered:
             for e, m in sorted(r['labels'].items()):
                 w.writerow([r['row'], r['seed'], e, m['num_boxes'],
                             f'{m["precision"]:.4f}', f'{m["recall"]:.4f}',
-                            f'{m["f1"]:.4f}'])
+                            f'{m["f1"]:.4f}', m.get('num_ignore', 0)])
 
 
 def plot(summary, path):
@@ -117,7 +119,7 @@ def plot(summary, path):
         ep = sorted(s['labels'])
         for ax, key in zip(axes, ('recall', 'precision')):
             ax.plot(ep, [s['labels'][e][key] for e in ep], marker='.',
-                    label=f'{NAMES[row]} ({len(s["seeds"])} seed(s))')
+                    label=f'{row_name(row)} ({len(s["seeds"])} seed(s))')
     for ax, key in zip(axes, ('recall', 'precision')):
         ax.set_xlabel('epoch (0: the noisy training labels)')
         ax.set_ylabel(f'label {key} vs clean truth (IoU 0.5), mean')
@@ -155,6 +157,6 @@ def print_summary(summary):
             f'{100 * s["mean"][m]:6.1f} [{100 * s["min"][m]:4.1f}-'
             f'{100 * s["max"][m]:4.1f}]' for m in METRICS)
         starts = ','.join('-' if v is None else str(v) for v in s['starts'])
-        print(f'{NAMES[row]:<27}{len(s["seeds"]):>6}{cells}'
+        print(f'{row_name(row)[:26]:<27}{len(s["seeds"]):>6}{cells}'
               f'{_pct(s["gap"]["AP"]):>7}%{_pct(s["gap"]["AR"]):>7}%'
               f'  {starts} ({"/".join(s["causes"])})')

@@ -154,13 +154,16 @@ def evaluate_boxes(pred_by_image: Dict[str, np.ndarray],
 
 
 def coco_to_boxes(coco: dict,
-                  key: str = 'basename') -> Dict[str, np.ndarray]:
+                  key: str = 'basename',
+                  crowd: Optional[bool] = None) -> Dict[str, np.ndarray]:
     """Group the boxes of a COCO dict by image.
 
     Args:
         coco (dict): COCO detection dict (``images`` / ``annotations``).
         key (str): ``'basename'`` (file name without folders, default) or
             ``'file_name'``.
+        crowd (bool, optional): None: every box (default); False: only
+            boxes that are not ``iscrowd``; True: only ``iscrowd`` ones.
 
     Returns:
         dict[str, np.ndarray]: image key -> (N, 4) float64 xyxy boxes
@@ -174,19 +177,20 @@ def coco_to_boxes(coco: dict,
 
     boxes, _ = coco_boxes_by_image(
         dict(images=coco.get('images', []),
-             annotations=coco.get('annotations', [])), name)
+             annotations=coco.get('annotations', [])), name, crowd=crowd)
     return {k: np.asarray(v, np.float64).reshape(-1, 4)
             for k, v in boxes.items()}
 
 
-def load_coco_boxes(path: str, key: str = 'basename'
-                    ) -> Dict[str, np.ndarray]:
+def load_coco_boxes(path: str, key: str = 'basename',
+                    crowd: Optional[bool] = None) -> Dict[str, np.ndarray]:
     """Read a COCO json and group its boxes by image (see
     :func:`coco_to_boxes`).
 
     Args:
         path (str): COCO json file.
         key (str): ``'basename'`` or ``'file_name'``.
+        crowd (bool, optional): See :func:`coco_to_boxes`.
 
     Returns:
         dict[str, np.ndarray]: image key -> (N, 4) xyxy boxes.
@@ -197,7 +201,7 @@ def load_coco_boxes(path: str, key: str = 'basename'
     if not osp.isfile(path):
         raise FileNotFoundError(f'ground-truth file not found: {path}')
     with open(path, encoding='utf-8') as f:
-        return coco_to_boxes(json.load(f), key)
+        return coco_to_boxes(json.load(f), key, crowd)
 
 
 def format_metrics(metrics: dict,

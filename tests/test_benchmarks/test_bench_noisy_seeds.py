@@ -263,3 +263,14 @@ def test_a_killed_row_resumes_and_finished_rows_are_skipped(
                        text=True, timeout=600)
     assert r.returncode == 0 and 'training' not in r.stdout
     assert r.stdout.count('done before') == 4
+
+
+def test_ignore_regions_are_not_labels_in_the_label_quality(tmp_path):
+    truth = _write(tmp_path / 't.json', _coco(TRUTH))
+    labels = _coco({'a.png': [[0, 0, 10, 10], [20, 20, 30, 30]],
+                    'b.png': [[5, 5, 15, 15]]})
+    labels['annotations'][1]['iscrowd'] = 1  # an ignore region on a cell
+    q = nl.label_quality({1: _write(tmp_path / 'l.json', labels)}, truth)
+    assert (q[1]['num_boxes'], q[1]['num_ignore']) == (2, 1)
+    assert q[1]['precision'] == 1.0
+    assert q[1]['recall'] == pytest.approx(2 / 4)

@@ -1,0 +1,17 @@
+# Lever (not a Table 1 row): the Baseline where a pseudo box the 20 TTA
+# views disagree on (their edges scatter by more than 5 % of the box, see
+# mmsissi.models.wbf_tta.view_spread) becomes an ignore region: it says a
+# cell is there, not where its edges are. The assigners must use ignore
+# regions.
+_base_ = '../baseline.py'
+
+model = dict(train_cfg=dict(rpn=dict(assigner=dict(ignore_iof_thr=0.5)),
+                            rcnn=dict(assigner=dict(ignore_iof_thr=0.5))))
+
+custom_hooks = [
+    {{_base_.val_loss_start}},
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize=False,
+         max_spread=0.05),
+]

@@ -1,0 +1,85 @@
+# Copyright (c) mmsissi contributors. All rights reserved.
+"""The lever configs (configs/sissi/levers/, issue 16): thin children of a
+Table 1 row that differ only in their hooks (and, for ignore regions, the
+assigners), accepted as rows by the noisy-label benchmark, and each runs
+for real at CPU scale."""
+import json
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import HOOKS
+from mmengine.runner import Runner
+
+from benchmarks import noisy_labels as nl
+from benchmarks.noisy.configs import row_criterion
+from tests.helpers.noisy_bench import bench_argv
+from tests.helpers.tiny import shrink_relabelling, tiny_cfg
+
+#: lever -> (parent row, what its PseudoLabelHook sets, ignore regions)
+LEVERS = {
+    'baseline_merge': ('baseline', dict(update='merge'), False),
+    'baseline_ema': ('baseline', dict(labeller='ema'), False),
+    'baseline_band': ('baseline', dict(ignore_band=(0.2, 0.5)), True),
+    'baseline_spread': ('baseline', dict(max_spread=0.05), True),
+    'sissi_s_auto': ('sissi_s', dict(synthesize='auto'), False),
+}
+
+
+def _hook(cfg):
+    return next(h for h in cfg.custom_hooks
+                if h['type'] == 'PseudoLabelHook')
+
+
+@pytest.mark.parametrize('name', list(LEVERS))
+def test_lever_is_its_parent_but_for_the_hooks(name):
+    parent, options, ignore = LEVERS[name]
+    cfg = Config.fromfile(f'configs/sissi/levers/{name}.py')
+    base = Config.fromfile(f'configs/sissi/{parent}.py')
+    for key in ('train_dataloader', 'optim_wrapper', 'train_cfg',
+                'tta_model', 'load_from'):
+        assert cfg[key] == base[key], key
+    assigners = [cfg.model.train_cfg[k].assigner.ignore_iof_thr
+                 for k in ('rpn', 'rcnn')]
+    assert assigners == ([0.5, 0.5] if ignore else [-1, -1])
+    cfg.model.train_cfg = base.model.train_cfg
+    assert cfg.model == base.model
+    hook = _hook(cfg)
+    for k, v in options.items():
+        assert hook[k] == v, k
+    assert _hook(base).get('update', 'replace') == 'replace'
+    HOOKS.build(dict(hook, dataloader={}))  # valid options
+    assert row_criterion(cfg, name) == 'ValLossStartHook'
+
+
+def test_benchmark_takes_lever_rows(tmp_path, demo_data):
+    args = nl.parse_args(bench_argv(demo_data, tmp_path / 'b') + [
+        '--rows', 'supervised', 'baseline_merge', 'baseline'])
+    assert nl.check_rows(args.rows) == ['supervised', 'baseline',
+                                        'baseline_merge']
+    paths = nl.prepare_data(args, str(tmp_path / 'data'))
+    cfg = nl.build_config('baseline_merge', args, paths)
+    hook = _hook(cfg)
+    assert hook['update'] == 'merge'
+    assert hook['dataloader']['dataset']['ann_file'] == paths['train_noisy']
+    assert cfg.model.backbone.depth == 18
+    with pytest.raises(SystemExit):
+        nl.parse_args(bench_argv(demo_data, tmp_path / 'b') + [
+            '--rows', 'supervised', 'no_such_lever'])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', list(LEVERS))
+def test_lever_runs_at_cpu_scale(name, tmp_path, demo_data):
+    cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
+                   epochs=2, config=f'configs/sissi/levers/{name}.py')
+    for h in cfg.custom_hooks:
+        if h['type'] == 'ValLossStartHook':
+            h['max_start_epoch'] = 1  # force the start to test the loop
+    shrink_relabelling(cfg, score_thr=0.05)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert 0.0 <= runner.test()['coco/manual/AP50'] <= 1.0
+    index = json.load(open(tmp_path / 'labels' / 'index.json'))
+    assert index['epoch'] == 2
+    log = open(next(tmp_path.glob('*/*.log'))).read()
+    assert 'PseudoLabelHook: epoch 2 labels' in log
