@@ -40,9 +40,11 @@ crops. Any COCO set works through the flags::
         --target-ann my.json --target-category-map cell=cell
 
 Each training runs ``tools/train.py`` / ``tools/test.py`` in a process of
-its own, one at a time; logs in ``<work-dir>/<row>/``.
+its own, one at a time; logs in ``<work-dir>/seed_<s>/<row>/``.
 
-Measured with the defaults (2 CPU cores, 115 min for all four rows; 80
+Measured before TightRandomAffine and the synthesis margins (mmdet's
+RandomAffine, tight clone masks, synthesis on every image), with the
+defaults (2 CPU cores, 115 min for all four rows; 80
 train / 20 val / 40 test images; corrupted labels 1,450 boxes for 2,384
 cells: P 0.84 / R 0.51 at IoU 0.5; ~1 s per iteration, 285-310 s per
 20-view TTA pass over the 80 images). Test split, AP50 / AP75 / AP / AR:
