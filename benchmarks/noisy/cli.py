@@ -14,7 +14,7 @@ import sys
 import time
 
 from benchmarks.table1 import run as run_tool
-from mmsissi.fileio import atomic_dump_json
+from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record)
@@ -23,7 +23,7 @@ from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
 
-__all__ = ['parse_args', 'run_row', 'main']
+__all__ = ['parse_args', 'run_row', 'all_results', 'main']
 
 
 def _train(row, work, cfg, args, seed_dir):
@@ -33,12 +33,15 @@ def _train(row, work, cfg, args, seed_dir):
     crit = row_criterion(cfg, row) if branches else None
     if branches:
         start = read_record(osp.join(seed_dir, 'supervised'), crit)
-    final = osp.join(work, f'epoch_{args.epochs}.pth')
-    if osp.isfile(final):
-        return start, 'trained'
     last = osp.join(work, 'last_checkpoint')
-    if osp.isfile(last) and osp.isfile(open(last).read().strip()):
-        cfg.resume, cfg.load_from = True, open(last).read().strip()
+    named = open(last).read().strip() if osp.isfile(last) else ''
+    # mmengine names a checkpoint in last_checkpoint once it is saved: a
+    # file there that it does not name may be a truncated one
+    if osp.basename(named) == f'epoch_{args.epochs}.pth' and \
+            osp.isfile(named):
+        return start, 'trained'
+    if named and osp.isfile(named):
+        cfg.resume, cfg.load_from = True, named
         how = f'resuming {osp.basename(cfg.load_from)}'
     elif branches:
         branch = osp.join(work, 'branch_from.pth')
@@ -63,8 +66,7 @@ def _check_settings(work, key):
     if osp.isfile(path) and open(path).read() != key:
         sys.exit(f'error: {work} holds a run of other settings (its config '
                  'differs); give another --work-dir or remove that folder')
-    with open(path, 'w') as f:
-        f.write(key)
+    atomic_write_text(key, path)
 
 
 def run_row(row, seed, args, paths, root):
@@ -110,6 +112,16 @@ def run_row(row, seed, args, paths, root):
           f'({result["seconds"]:.0f} s)', flush=True)
     atomic_dump_json(result, done)
     return result
+
+
+def all_results(root):
+    """Every row and seed whose ``result.json`` is in the work dir (this
+    command's and earlier ones', all of the same settings: a row of other
+    settings is refused), so the tables and the gap recovered always use
+    the clean and supervised rows of each seed."""
+    import glob
+    return [load_result(p) for p in sorted(glob.glob(
+        osp.join(root, 'seed_*', '*', 'result.json')))]
 
 
 def load_result(path):
@@ -263,8 +275,10 @@ def main(argv=None):
             sys.exit(f'error: the correction rows branch from the '
                      f'supervised run, and {sup} has none: add "supervised" '
                      'to --rows')
-    results = [run_row(r, s, args, paths, root)
-               for s in args.seeds for r in order]
+    for s in args.seeds:
+        for r in order:
+            run_row(r, s, args, paths, root)
+    results = all_results(root)
     write_csvs(results, osp.join(root, 'results.csv'),
                osp.join(root, 'labels.csv'))
     summary = summarize(results)

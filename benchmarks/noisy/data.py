@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from mmsissi.datasets.noisy_labels import corrupt_coco, split_coco
-from mmsissi.fileio import atomic_dump_json
+from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 __all__ = ['category_map', 'load_coco', 'given_labels', 'weak_labels',
            'prepare_data']
@@ -79,8 +79,8 @@ def given_labels(given, given_path, train, train_path):
 
     Raises:
         SystemExit: When the given file has images that are not in the
-            training split, or lacks some training images (both files are
-            named).
+            training split, lacks some training images, or gives an image
+            another size (both files are named).
     """
     have = dict(zip(_names(given['images'], given_path), given['images']))
     want = dict(zip(_names(train['images'], train_path), train['images']))
@@ -94,6 +94,18 @@ def given_labels(given, given_path, train, train_path):
                 f'({", ".join(extra[:5])})' if extra else '',
                 f'{len(lost)} training image(s) missing ('
                 f'{", ".join(lost[:5])})' if lost else '') if s))
+
+    def size(im):
+        return im.get('height'), im.get('width')
+
+    sizes = [n for n in have if None not in size(have[n])
+             and size(have[n]) != size(want[n])]
+    if sizes:
+        n = sizes[0]
+        sys.exit(f'error: the training labels {given_path} were made at '
+                 f'another size than {train_path}: {len(sizes)} image(s), '
+                 f'e.g. {n} {have[n]["width"]}x{have[n]["height"]} vs '
+                 f'{want[n]["width"]}x{want[n]["height"]}')
     cat = train['annotations'][0]['category_id'] if train[
         'annotations'] else train['categories'][0]['id']
     new_id = {have[n]['id']: want[n]['id'] for n in have}
@@ -136,17 +148,20 @@ def weak_labels(train, img_prefix, out, params=None):
     if len(dirs) != 1:
         sys.exit(f'error: weak labels need the training images in one '
                  f'folder, found {sorted(dirs)[:3]}')
-    key = hashlib.sha1(json.dumps([names, params or {}],
-                                  sort_keys=True).encode()).hexdigest()
+    folder = dirs.pop()
+    key = hashlib.sha1(json.dumps(
+        [names, params or {}, osp.abspath(folder)],
+        sort_keys=True).encode()).hexdigest()
     stamp = out + '.key'
     if not (osp.isfile(out) and osp.isfile(stamp)
             and open(stamp).read() == key):
+        if osp.isfile(stamp):
+            os.remove(stamp)  # a kill below must not leave an old stamp
         print(f'weak labels of {len(names)} training images -> {out}',
               flush=True)
-        run_weak_labels(dirs.pop(), out=out, params=params, names=names,
+        run_weak_labels(folder, out=out, params=params, names=names,
                         root=img_prefix, progress=False)
-        with open(stamp, 'w') as f:
-            f.write(key)
+        atomic_write_text(key, stamp)
     pred = coco_to_boxes(load_coco(out))
     gt = coco_to_boxes(train)
     m = evaluate_boxes({k: pred.get(k, np.zeros((0, 4))) for k in gt}, gt)

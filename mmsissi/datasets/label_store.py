@@ -53,6 +53,7 @@ class LabelStore:
         self._labels: Optional[Dict[int, np.ndarray]] = None
         self._scores: Optional[Dict[int, np.ndarray]] = None
         self._ignore: Dict[int, np.ndarray] = {}
+        self._ignore_scores: Dict[int, np.ndarray] = {}
         self._dropped_on_load = 0
 
     # ------------------------------------------------------------- reading
@@ -87,7 +88,7 @@ class LabelStore:
         self._stamp = stamp
         if stamp is None:
             self._index = self._labels = self._scores = None
-            self._ignore = {}
+            self._ignore, self._ignore_scores = {}, {}
             return True
         index = self.read_index()
         path = osp.join(self.root, index['file'])
@@ -101,7 +102,8 @@ class LabelStore:
         self._index = index
         self._labels, self._scores, self._dropped_on_load = \
             self.coco_to_boxes(coco, with_dropped=True)
-        self._ignore = self.coco_to_boxes(coco, crowd=True)[0]
+        self._ignore, self._ignore_scores = self.coco_to_boxes(coco,
+                                                               crowd=True)
         return True
 
     @property
@@ -140,6 +142,10 @@ class LabelStore:
         """(N, 4) xyxy ignore regions (``iscrowd`` boxes: neither cell
         nor background) of an image in the current labels."""
         return self._ignore.get(int(img_id), np.zeros((0, 4), np.float32))
+
+    def ignore_scores(self, img_id: int) -> np.ndarray:
+        """Scores of :meth:`ignore_boxes`."""
+        return self._ignore_scores.get(int(img_id), np.zeros(0, np.float32))
 
     def scores(self, img_id: int) -> Optional[np.ndarray]:
         """Scores of :meth:`boxes` (1 where a file gives none), or None

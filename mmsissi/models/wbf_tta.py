@@ -129,8 +129,11 @@ class WBFTTAModel(DetTTAModel):
             fs[order], dtype=torch.float32, device=device)
         results.labels = torch.as_tensor(
             fl[order], dtype=torch.long, device=device)
-        if cfg['with_spread']:
-            views = [b.detach().cpu().numpy().reshape(-1, 4) for b in boxes]
+        if cfg['with_spread']:  # the boxes WBF fused, clipped as it does
+            lim = np.array([ori_w, ori_h, ori_w, ori_h], np.float64)
+            views = [np.clip(b.detach().cpu().numpy().reshape(-1, 4), 0, lim)[
+                sc.detach().cpu().numpy() >= cfg['skip_box_thr']]
+                for b, sc in zip(boxes, scores)]
             results.spreads = torch.as_tensor(
                 view_spread(fb[order], views, cfg['iou_thr']),
                 dtype=torch.float32, device=device)
@@ -147,9 +150,10 @@ def view_spread(fused: np.ndarray, views: List[np.ndarray],
     ``iou_thr``; the spread of a fused box is the mean over its four
     coordinates of the standard deviation of its members' coordinate,
     divided by the fused box's width (x) or height (y). A box found by
-    fewer than two views has spread ``inf`` (nothing to agree on). 0: every
-    view drew the same box; 0.1: the views' edges scatter by a tenth of the
-    box size.
+    fewer than two distinct views has spread ``inf`` (nothing to agree
+    on). 0: every view drew the same box; 0.1: the views' edges scatter by
+    a tenth of the box size. Give the boxes the fusion used (its
+    ``skip_box_thr``, clipped to the image).
 
     Args:
         fused (np.ndarray): (M, 4) xyxy fused boxes.
@@ -163,6 +167,8 @@ def view_spread(fused: np.ndarray, views: List[np.ndarray],
     out = np.full(len(fused), np.inf, np.float32)
     pool = np.concatenate([np.zeros((0, 4))] + list(views)).astype(
         np.float64)
+    view = np.concatenate([np.zeros(0, np.int64)] + [
+        np.full(len(v), i) for i, v in enumerate(views)])
     if not len(fused) or not len(pool):
         return out
     iou = box_iou(pool, fused.astype(np.float64))
@@ -170,8 +176,9 @@ def view_spread(fused: np.ndarray, views: List[np.ndarray],
     size = np.maximum(np.stack([fused[:, 2] - fused[:, 0],
                                 fused[:, 3] - fused[:, 1]], 1), 1e-6)
     for j in range(len(fused)):
-        members = pool[ok & (best == j)]
-        if len(members) >= 2:
+        member = ok & (best == j)
+        members = pool[member]
+        if len(np.unique(view[member])) >= 2:
             std = members.std(0) / np.tile(size[j], 2)
             out[j] = float(std.mean())
     return out

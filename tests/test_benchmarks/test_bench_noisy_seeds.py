@@ -274,3 +274,55 @@ def test_ignore_regions_are_not_labels_in_the_label_quality(tmp_path):
     assert (q[1]['num_boxes'], q[1]['num_ignore']) == (2, 1)
     assert q[1]['precision'] == 1.0
     assert q[1]['recall'] == pytest.approx(2 / 4)
+
+
+def test_given_labels_of_another_size_are_refused():
+    truth = _coco(TRUTH)
+    other = _coco(TRUTH)
+    other['images'][1].update(height=128, width=128)
+    with pytest.raises(SystemExit, match=r'another size .* b.png 128x128 '
+                       r'vs 64x64'):
+        nl.given_labels(other, 'w.json', truth, 'c.json')
+
+
+def test_tables_hold_every_result_of_the_work_dir(tmp_path):
+    from benchmarks.noisy.cli import all_results
+    for seed, row in ((0, 'clean'), (0, 'supervised'), (1, 'baseline')):
+        d = tmp_path / f'seed_{seed}' / row
+        d.mkdir(parents=True)
+        r = _result(row, seed, 0.3, 0.4)
+        r['labels'] = {str(k): v for k, v in r['labels'].items()}
+        _write(d / 'result.json', r)
+    got = all_results(str(tmp_path))
+    assert sorted((r['row'], r['seed']) for r in got) == [
+        ('baseline', 1), ('clean', 0), ('supervised', 0)]
+    assert set(got[0]['labels']) == {0, 1, 2}  # epochs back to ints
+
+
+def test_a_final_checkpoint_counts_only_once_named(tmp_path, demo_data):
+    """An epoch file that last_checkpoint does not name may be truncated
+    (killed while saving): the row resumes from the named one."""
+    from benchmarks.noisy.cli import _train
+    args = _args(tmp_path, demo_data, '--epochs', '3')
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'epoch_3.pth').write_bytes(b'truncated')
+    (work / 'epoch_2.pth').write_bytes(b'ok')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_3.pth'))
+    assert _train('clean', str(work), None, args, str(tmp_path)) == (
+        (None, '-'), 'trained')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_2.pth'))
+    calls = []
+
+    class Cfg(dict):
+        def dump(self, path):
+            calls.append(path)
+    import benchmarks.noisy.cli as cli
+    orig, cli.run_tool = cli.run_tool, lambda *a, **k: calls.append(a)
+    try:
+        cfg = Cfg()
+        _, how = _train('clean', str(work), cfg, args, str(tmp_path))
+    finally:
+        cli.run_tool = orig
+    assert how == 'resuming epoch_2.pth'
+    assert cfg.load_from == str(work / 'epoch_2.pth') and cfg.resume

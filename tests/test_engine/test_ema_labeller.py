@@ -35,9 +35,13 @@ def test_which_weights_label():
     assert auto.labelling_model(bare) is bare.model
     with pytest.raises(ValueError, match='needs an EMAHook'):
         PseudoLabelHook(dataloader={}, labeller='ema').labelling_model(bare)
-    # an EMA that copies the trained BatchNorm buffers is refused
+    # an EMA that copies the trained BatchNorm buffers: 'auto' labels with
+    # the model, 'ema' refuses
+    bufferless = _runner(EMAHook())
+    assert auto.labelling_model(bufferless) is bufferless.model
     with pytest.raises(ValueError, match='update_buffers=True'):
-        auto.labelling_model(_runner(EMAHook()))
+        PseudoLabelHook(dataloader={}, labeller='ema').labelling_model(
+            bufferless)
     with pytest.raises(ValueError, match='labeller must be'):
         PseudoLabelHook(dataloader={}, labeller='teacher')
 

@@ -173,7 +173,7 @@ def test_zero_detections_everywhere(tmp_path, demo_data):
     for k, b in _boxes_by_id(weak, trained=False).items():
         _assert_same_boxes(_boxes_by_id(labels, False)[k], b, atol=0.01)
     log = open(next((tmp_path / 'keep').rglob('*.log'))).read()
-    assert '12 image(s) with an empty fused set kept their previous' in log
+    assert '12 image(s) left without labels kept their previous' in log
 
     hooks[0]['keep_previous_if_empty'] = False
     cfg = tiny_cfg(tmp_path / 'empty', initial, epochs=2, hooks=hooks)

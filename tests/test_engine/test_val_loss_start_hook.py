@@ -208,3 +208,21 @@ def test_record_only_cap(tmp_path):
     rec = json.load(open(tmp_path / 'sissi_start_Scripted.json'))
     assert (rec['epoch'], rec['cause']) == (2, 'cap')
     assert runner.message_hub.get_info('sissi/start_epoch') is None
+
+
+def test_restore_restarts_an_ema_from_the_best_weights(tmp_path):
+    """With an EMAHook (e.g. the EMA labeller) the average restarts from
+    the restored best weights, not from where it drifted."""
+    from mmengine.hooks import EMAHook
+    runner = _runner(tmp_path, 'ema')
+    ema = EMAHook(update_buffers=True)
+    ema.before_run(runner)
+    runner.hooks = [ema]
+    with torch.no_grad():  # an average far from every epoch's weights
+        for p in ema.ema_model.module.parameters():
+            p.fill_(7.0)
+    hook = Scripted([5, 4, 3, 3.5, 3.2], patience=1)
+    assert _train(hook, runner, 5) == 4
+    got = {float(v) for p in ema.ema_model.module.parameters()
+           for v in p.detach().flatten()}
+    assert got == {3.0} == _weights(runner)

@@ -146,3 +146,11 @@ def test_view_spread_measures_the_views_agreement():
     assert np.isinf(s[2])  # one view only
     assert view_spread(fused[:0], views, 0.5).shape == (0, )
     assert np.isinf(view_spread(fused, [np.zeros((0, 4))], 0.5)).all()
+
+
+def test_view_spread_counts_views_not_boxes():
+    from mmsissi.models.wbf_tta import view_spread
+    fused = np.array([[0, 0, 10, 10]], np.float32)
+    one_view_twice = [np.array([[0, 0, 10, 10], [0, 0, 11, 10]]),
+                      np.zeros((0, 4))]
+    assert np.isinf(view_spread(fused, one_view_twice, 0.5)[0])

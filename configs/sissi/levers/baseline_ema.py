@@ -2,7 +2,9 @@
 # moving average of the weights (mmengine's EMAHook, BatchNorm buffers
 # averaged too), a labeller that does not chase its own labels. Momentum
 # 0.004 per iteration: a time constant of ~250 iterations (4-5 epochs of
-# 56, 2-3 benchmark epochs).
+# 56, 2-3 benchmark epochs). Note: with an EMAHook, mmengine saves and
+# validates the averaged weights, so this row is also *tested* with the
+# EMA (the other rows with the trained weights).
 _base_ = '../baseline.py'
 
 custom_hooks = [

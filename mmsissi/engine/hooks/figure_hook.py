@@ -101,8 +101,10 @@ class SISSIFigureHook(Hook):
         if store.synthesize:
             synth = _configured_synth(target, store.synthesize)
             latest = [store.boxes(k) for k in ids]
+            cloned = [np.concatenate([b, store.ignore_boxes(k)])
+                      for b, k in zip(latest, ids)]  # as training clones
             synthetic = [synth.synthesize(img, b) if len(b) else img
-                         for img, b in zip(images, latest)]
+                         for img, b in zip(images, cloned)]
             epoch = store.read_index()['epoch']
             write_synth_figure(
                 osp.join(fig_dir, f'synthetic_epoch_{epoch}.png'), images,

@@ -1,5 +1,6 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 import hashlib
+import logging
 import os.path as osp
 import time
 from typing import Dict, Optional
@@ -10,6 +11,7 @@ from mmdet.registry import HOOKS, MODELS
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            get_dist_info, is_main_process)
 from mmengine.hooks import EMAHook, Hook
+from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore
@@ -63,8 +65,10 @@ class PseudoLabelHook(Hook):
         start_epoch (int, optional): Fixed start. Defaults to None.
         dataset_index (int): Index of the target set in the training
             ``ConcatDataset``. Defaults to 0.
-        keep_previous_if_empty (bool): An image whose fused set comes out
-            empty keeps its previous labels (counted in the log line)
+        keep_previous_if_empty (bool): An image left without labels (its
+            fused set empty, or nothing of it above ``ignore_band`` or
+            steady enough for ``max_spread``) keeps its previous labels and
+            ignore regions (counted in the log line; 'replace' only)
             instead of being trained as pure background. Defaults to True.
         synthesize (bool | str | tuple): Make synthetic-like images
             (:class:`SeamlessSynth`) from the pseudo labels: False (Plain),
@@ -86,12 +90,14 @@ class PseudoLabelHook(Hook):
             ``drop_unsupported`` (False).
         labeller (str): Which weights make the pseudo labels: ``'auto'``
             (default): the exponential moving average of mmengine's
-            ``EMAHook`` when the config has one, else the detector being
-            trained; ``'ema'`` (requires an ``EMAHook``) or ``'model'``.
-            The EMA must average the BatchNorm buffers too
-            (``EMAHook(update_buffers=True)``): mmengine's default copies
-            the trained model's buffers into the averaged weights, a
-            mismatch that is refused with an error.
+            ``EMAHook`` when the config has one that averages the BatchNorm
+            buffers too (``update_buffers=True``), else the detector being
+            trained (with a warning if an EMA without them is there:
+            mmengine's default copies the trained model's buffers into the
+            averaged weights, a mismatch); ``'ema'`` (requires such an
+            ``EMAHook``, else an error) or ``'model'``. With ``EMAHook``,
+            checkpoints and validation hold the averaged weights too
+            (mmengine's convention), so ``tools/test.py`` tests the EMA.
         ignore_band (tuple[float, float], optional): ``(low, high)``: of
             the boxes the update makes labels of (every fused box for
             ``'replace'``; the added ones for ``'merge'``, those at or
@@ -191,10 +197,18 @@ class PseudoLabelHook(Hook):
                                  'EMAHook in custom_hooks')
             return None
         if not hooks[0].ema_cfg.get('update_buffers', False):
-            raise ValueError(
-                'PseudoLabelHook: the EMAHook that would make the pseudo '
-                'labels does not average the BatchNorm buffers: set '
-                "EMAHook(update_buffers=True), or labeller='model'")
+            if self.labeller == 'ema':
+                raise ValueError(
+                    'PseudoLabelHook: the EMAHook that would make the pseudo'
+                    ' labels does not average the BatchNorm buffers: set '
+                    "EMAHook(update_buffers=True), or labeller='model'")
+            if not getattr(self, '_warned', False):
+                self._warned = True
+                print_log('PseudoLabelHook: the EMAHook does not average the '
+                          'BatchNorm buffers (update_buffers=False): the '
+                          'trained model makes the pseudo labels',
+                          'current', logging.WARNING)
+            return None
         return hooks[0]
 
     def labelling_model(self, runner):
@@ -268,16 +282,18 @@ class PseudoLabelHook(Hook):
         target = self._target(runner)
         images = target.coco_images()
         previous = self._current_labels(target, images)
-        before = sum(len(b) for b, _ in previous.values())
+        before = sum(len(p[0]) for p in previous.values())
         preds = self.predict_target(runner)
         missing = [i['id'] for i in images if i['id'] not in preds]
         if missing:
             raise RuntimeError(
                 f'PseudoLabelHook: no prediction for {len(missing)} target '
                 f'image(s) (ids {missing[:5]}) after gathering')
-        boxes, scores, what = self._new_labels(target, previous, preds)
+        boxes, scores, what = self._new_labels(target, preds)
         ignore, ignore_scores, what = self._split_new(boxes, scores, preds,
                                                       what)
+        what = self._keep_previous(previous, boxes, scores, ignore,
+                                   ignore_scores, what)
         path = [None]
         if is_main_process():
             path[0] = self.store.write(
@@ -305,7 +321,7 @@ class PseudoLabelHook(Hook):
         runner.message_hub.update_info('sissi/num_dropped_boxes',
                                        self.store.dropped)
 
-    def _new_labels(self, target, previous, preds):
+    def _new_labels(self, target, preds):
         """The labels of the next epoch by the update policy, and what
         the log line says of them; ``self._fixed``: per image, how many
         leading boxes are not new (initial or previous labels);
@@ -318,14 +334,23 @@ class PseudoLabelHook(Hook):
             return boxes, scores, what
         self._fixed = {}
         self._new = {k: np.arange(len(b)) for k, b in boxes.items()}
+        return boxes, scores, 'replace'
+
+    def _keep_previous(self, previous, boxes, scores, ignore, ignore_scores,
+                       what):
+        """``keep_previous_if_empty`` for 'replace': an image left with no
+        label (no fused box, or none above the band / steady enough) keeps
+        its previous labels and ignore regions (in place)."""
+        if self.update == 'merge' or not self.keep_previous_if_empty:
+            return what
         kept = 0
-        if self.keep_previous_if_empty:
-            for k, (b, s) in previous.items():
-                if len(boxes[k]) == 0 and len(b):
-                    boxes[k], scores[k], kept = b, s, kept + 1
-                    self._fixed[k], self._new[k] = len(b), np.arange(0)
-        return boxes, scores, (f'{kept} image(s) with an empty fused set '
-                               'kept their previous labels')
+        for k, (b, s, ib, iscore) in previous.items():
+            if len(boxes[k]) == 0 and len(b):
+                boxes[k], scores[k], kept = b, s, kept + 1
+                if ignore is not None:
+                    ignore[k], ignore_scores[k] = ib, iscore
+        return (f'{what}; {kept} image(s) left without labels kept their '
+                'previous labels')
 
     def _split_new(self, boxes, scores, preds, what):
         """``ignore_band`` and ``max_spread`` applied to the new boxes (in
@@ -355,13 +380,16 @@ class PseudoLabelHook(Hook):
                 f'{runner.work_dir} (same filesystem) and the same config.')
 
     def _current_labels(self, target, images) -> Dict[int, tuple]:
-        """``{img_id: (boxes, scores)}`` the target trains on now: the
-        store's, or the dataset's own (weak) labels before any pseudo
-        labels (score 1)."""
+        """``{img_id: (boxes, scores, ignore boxes, ignore scores)}`` the
+        target trains on now: the store's, or the dataset's own (weak)
+        labels before any pseudo labels (score 1, no ignore region)."""
         store = self.store
         store.refresh()
         if store.active:
-            return {i['id']: (store.boxes(i['id']), store.scores(i['id']))
+            return {i['id']: (store.boxes(i['id']), store.scores(i['id']),
+                              store.ignore_boxes(i['id']),
+                              store.ignore_scores(i['id']))
                     for i in images}
-        return {k: (b, np.ones(len(b), np.float32))
+        none = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        return {k: (b, np.ones(len(b), np.float32), *none)
                 for k, b in weak_labels(target).items()}

@@ -95,7 +95,8 @@ def check_same_images(dataset, target, who: str) -> None:
 
 def weak_labels(target, indices=None) -> Dict[int, np.ndarray]:
     """The target dataset's own labels (its annotation file, after the box
-    rule), bypassing the label store: ``{img_id: (N, 4) xyxy}``.
+    rule; ``iscrowd`` ignore regions left out), bypassing the label store:
+    ``{img_id: (N, 4) xyxy}``.
 
     Args:
         target: The target dataset.
@@ -107,8 +108,8 @@ def weak_labels(target, indices=None) -> Dict[int, np.ndarray]:
     for k in range(len(target)) if indices is None else indices:
         info = CellCocoDataset.get_data_info(target, k)
         out[int(info['img_id'])] = np.array(
-            [x['bbox'] for x in info['instances']],
-            np.float32).reshape(-1, 4)
+            [x['bbox'] for x in info['instances']
+             if not x.get('ignore_flag', 0)], np.float32).reshape(-1, 4)
     return out
 
 

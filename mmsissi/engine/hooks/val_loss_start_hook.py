@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, barrier, is_main_process
+from mmengine.hooks import EMAHook
 
 from mmsissi.fileio import atomic_torch_save
 from .start_criterion import StartCriterionHook
@@ -160,6 +161,9 @@ class ValLossStartHook(StartCriterionHook):
                 'correction starts (resume in the same work dir)')
         state = torch.load(path, map_location='cpu', weights_only=True)
         unwrap_model(runner).load_state_dict(state)
+        for hook in getattr(runner, 'hooks', ()):  # an EMA restarts there
+            if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
+                hook.ema_model.module.load_state_dict(state)
         runner.logger.info(
             f'ValLossStartHook: restored the weights of epoch '
             f'{best["epoch"]} (source val loss {best["loss"]:.4f}) from '
