@@ -20,7 +20,7 @@ LEVERS = {
     'baseline_merge': ('baseline', dict(update='merge'), False),
     'baseline_ema': ('baseline', dict(labeller='ema'), False),
     'baseline_band': ('baseline', dict(ignore_band=(0.2, 0.5)), True),
-    'baseline_spread': ('baseline', dict(max_spread=0.05), True),
+    'baseline_spread': ('baseline', dict(max_spread=0.15), True),
     'sissi_s_auto': ('sissi_s', dict(synthesize='auto'), False),
 }
 
