@@ -261,7 +261,7 @@ def test_a_killed_row_resumes_and_finished_rows_are_skipped(
     assert (killed / 'epoch_3.pth').exists()
     r = subprocess.run(_cmd(demo_data, root), capture_output=True,
                        text=True, timeout=600)
-    assert r.returncode == 0 and 'training' not in r.stdout
+    assert r.returncode == 0 and '] training, ' not in r.stdout
     assert r.stdout.count('done before') == 4
 
 
