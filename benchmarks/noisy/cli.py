@@ -18,7 +18,8 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record)
-from .configs import ROWS, build_config, check_rows, row_criterion, row_key
+from .configs import (CRITERIA, ROWS, SUPERVISED_ROWS, build_config,
+                      check_rows, row_criterion, row_key)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -29,7 +30,7 @@ __all__ = ['parse_args', 'run_row', 'all_results', 'main']
 def _train(row, work, cfg, args, seed_dir):
     """Train the row unless its last epoch is there; resume an
     interrupted run; branch a correction row from the supervised run."""
-    start, branches = (None, '-'), row not in ('clean', 'supervised')
+    start, branches = (None, '-'), row not in SUPERVISED_ROWS
     crit = row_criterion(cfg, row) if branches else None
     if branches:
         start = read_record(osp.join(seed_dir, 'supervised'), crit)
@@ -97,7 +98,7 @@ def run_row(row, seed, args, paths, root):
         table = {r[0]: r[1:] for r in list(csv.reader(f))[1:]}
     ap = [float(v) for v in table['clean'][:4]]
     if row == 'supervised':
-        for crit in ('ValLossStartHook', 'ADELEHook'):
+        for crit in CRITERIA:
             print(f'[seed_{seed}/supervised] {crit} fires after epoch '
                   f'{read_record(work, crit)}', flush=True)
     initial = paths['train_clean' if row == 'clean' else 'train_noisy']
@@ -269,7 +270,7 @@ def main(argv=None):
     order = check_rows(args.rows)  # supervised before branches
     for seed in args.seeds:
         sup = osp.join(root, f'seed_{seed}', 'supervised')
-        if any(r not in ('clean', 'supervised') for r in order) and \
+        if any(r not in SUPERVISED_ROWS for r in order) and \
                 'supervised' not in order \
                 and not osp.isfile(osp.join(sup, 'result.json')):
             sys.exit(f'error: the correction rows branch from the '

@@ -3,7 +3,8 @@
 schedule (the row's hooks, TTA fusion and synthesis unchanged)."""
 import os.path as osp
 
-__all__ = ['ROWS', 'NAMES', 'BRANCH', 'build_config', 'row_config',
+__all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
+           'build_config', 'row_config',
            'row_criterion', 'row_key', 'row_name', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -18,6 +19,8 @@ BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               plain_a=('plain_a', 'ADELEHook'),
               a_sissi_s=('a_sissi_s', 'ADELEHook'))
 CRITERIA = ('ValLossStartHook', 'ADELEHook')
+#: the rows trained from scratch; every other row branches from supervised
+SUPERVISED_ROWS = ('clean', 'supervised')
 #: where a correction row that is not a Table 1 row is looked for
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
 
@@ -26,7 +29,7 @@ def row_config(row):
     """The config file of a row: the Table 1 config of the fixed rows,
     else ``configs/sissi[/levers]/<row>.py`` or a path to any config
     whose hooks start correction with a criterion (e.g. a lever)."""
-    if row in ('clean', 'supervised'):
+    if row in SUPERVISED_ROWS:
         return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
     if row in BRANCH:
         return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
@@ -156,7 +159,7 @@ def _set_hooks(cfg, row, args, loaders):
     """The supervised run records both criteria; the correction rows keep
     their config's hooks, with this benchmark's loaders, patience and
     cap."""
-    if row in ('clean', 'supervised'):
+    if row in SUPERVISED_ROWS:
         cfg.custom_hooks = [] if row == 'clean' else [
             dict(type='ValLossStartHook', record_only=True),
             dict(type='ADELEHook', threshold=0.9, record_only=True)]

@@ -227,8 +227,9 @@ class PseudoLabelHook(Hook):
         start = self.start(runner)
         return start is not None and runner.epoch >= start
 
-    def build_tta_model(self, runner):
-        """The TTA ensemble around the (unwrapped) detector."""
+    def build_tta_model(self, runner, module=None):
+        """The TTA ensemble around ``module`` (default: the labelling
+        model, see ``labeller``)."""
         cfg = self.tta_model_cfg or runner.cfg.get('tta_model')
         if cfg is None:
             raise ValueError(
@@ -238,14 +239,16 @@ class PseudoLabelHook(Hook):
         if self.max_spread is not None:  # the views' agreement is needed
             cfg = dict(cfg, tta_cfg=dict(cfg.get('tta_cfg') or {},
                                          with_spread=True))
-        return MODELS.build(dict(cfg, module=self.labelling_model(runner)))
+        if module is None:
+            module = self.labelling_model(runner)
+        return MODELS.build(dict(cfg, module=module))
 
     @torch.no_grad()
     def predict_target(self, runner) -> Dict[int, dict]:
         """Fused TTA predictions of every target image, gathered on all
         ranks: ``{img_id: dict(bboxes, scores)}`` in image pixels."""
         model = self.labelling_model(runner)
-        tta = self.build_tta_model(runner)
+        tta = self.build_tta_model(runner, model)
         was_training = model.training
         model.eval()
         rank, world = get_dist_info()
@@ -289,9 +292,9 @@ class PseudoLabelHook(Hook):
             raise RuntimeError(
                 f'PseudoLabelHook: no prediction for {len(missing)} target '
                 f'image(s) (ids {missing[:5]}) after gathering')
-        boxes, scores, what = self._new_labels(target, preds)
+        boxes, scores, fixed, new, what = self._new_labels(target, preds)
         ignore, ignore_scores, what = self._split_new(boxes, scores, preds,
-                                                      what)
+                                                      fixed, new, what)
         what = self._keep_previous(previous, boxes, scores, ignore,
                                    ignore_scores, what)
         path = [None]
@@ -322,19 +325,17 @@ class PseudoLabelHook(Hook):
                                        self.store.dropped)
 
     def _new_labels(self, target, preds):
-        """The labels of the next epoch by the update policy, and what
-        the log line says of them; ``self._fixed``: per image, how many
-        leading boxes are not new (initial or previous labels);
-        ``self._new``: the indices of the new ones among the fused boxes."""
+        """The labels of the next epoch by the update policy: ``(boxes,
+        scores, fixed, new, text)``; ``fixed``: per image, how many leading
+        boxes are not new (initial labels); ``new``: the indices of the new
+        ones among the fused boxes; ``text`` for the log line."""
         boxes = {k: v['bboxes'] for k, v in preds.items()}
         scores = {k: v['scores'] for k, v in preds.items()}
         if self.update == 'merge':
-            boxes, scores, self._fixed, self._new, what = merge_all(
-                weak_labels(target), boxes, scores, self.merge_cfg)
-            return boxes, scores, what
-        self._fixed = {}
-        self._new = {k: np.arange(len(b)) for k, b in boxes.items()}
-        return boxes, scores, 'replace'
+            return merge_all(weak_labels(target), boxes, scores,
+                             self.merge_cfg)
+        new = {k: np.arange(len(b)) for k, b in boxes.items()}
+        return boxes, scores, {}, new, 'replace'
 
     def _keep_previous(self, previous, boxes, scores, ignore, ignore_scores,
                        what):
@@ -352,16 +353,15 @@ class PseudoLabelHook(Hook):
         return (f'{what}; {kept} image(s) left without labels kept their '
                 'previous labels')
 
-    def _split_new(self, boxes, scores, preds, what):
+    def _split_new(self, boxes, scores, preds, fixed, new, what):
         """``ignore_band`` and ``max_spread`` applied to the new boxes (in
         place); the ignore regions and scores (None when both are off)."""
         if self.ignore_band is None and self.max_spread is None:
             return None, None, what
         spreads = None if self.max_spread is None else {
-            k: preds[k]['spreads'][self._new[k]] for k in boxes}
+            k: preds[k]['spreads'][new[k]] for k in boxes}
         ignore, ignore_scores, text = split_new(
-            boxes, scores, self._fixed, self.ignore_band, spreads,
-            self.max_spread)
+            boxes, scores, fixed, self.ignore_band, spreads, self.max_spread)
         return ignore, ignore_scores, f'{what}; {text}'
 
     def _check_ranks_agree(self, runner, path: str) -> None:
