@@ -22,6 +22,8 @@ LEVERS = {
     'baseline_band': ('baseline', dict(ignore_band=(0.2, 0.5)), True),
     'baseline_spread': ('baseline', dict(max_spread=0.15), True),
     'sissi_s_auto': ('sissi_s', dict(synthesize='auto'), False),
+    'baseline_merge_band_ema': ('baseline', dict(
+        update='merge', ignore_band=(0.2, 0.5), labeller='ema'), True),
 }
 
 
