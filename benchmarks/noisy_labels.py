@@ -92,14 +92,16 @@ from benchmarks.noisy.branch import (label_quality, labels_by_epoch,  # noqa
                                      make_branch_checkpoint, read_record)
 from benchmarks.noisy.cli import main, parse_args, run_row  # noqa: E402
 from benchmarks.noisy.configs import (BRANCH, NAMES, ROWS,  # noqa: E402
-                                      build_config, check_rows)
+                                      build_config, check_rows,
+                                      row_restores_best)
 from benchmarks.noisy.data import given_labels, prepare_data  # noqa: E402
 from benchmarks.noisy.report import gap_recovered, summarize  # noqa: E402
 
 __all__ = ['BRANCH', 'NAMES', 'ROWS', 'build_config', 'check_rows',
            'gap_recovered', 'given_labels', 'label_quality',
            'labels_by_epoch', 'main', 'make_branch_checkpoint', 'parse_args',
-           'prepare_data', 'read_record', 'run_row', 'summarize']
+           'prepare_data', 'read_record', 'row_restores_best', 'run_row',
+           'summarize']
 
 if __name__ == '__main__':
     main()

@@ -60,7 +60,7 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG)
     parser.add_argument('config', help='config file of the model')
-    parser.add_argument('checkpoint', help='checkpoint file (trusted)')
+    parser.add_argument('checkpoint', help='checkpoint file (loaded with weights_only=True and an allowlist)')
     parser.add_argument('images_dir', help='folder of images (not recursive)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument(

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
+from mmsissi.fileio import acquire_work_dir_lock  # noqa: E402
 from mmsissi.utils import (apply_cpu_scale, close_dist,  # noqa: E402
                            use_cpu_dist_backend)
 
@@ -72,6 +73,18 @@ def parse_args():
     return args
 
 
+def lock_work_dir(cfg):
+    """One training per work dir: take its lock now, before the Runner
+    writes anything there (the launcher's rank 0), and keep it for the run
+    with a ``WorkDirLockHook`` (added unless the config has one)."""
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    if rank == '0':
+        acquire_work_dir_lock(cfg.work_dir)
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == 'WorkDirLockHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='WorkDirLockHook')]
+
+
 def main():
     # A native abort (SIGABRT/SIGSEGV) prints every thread's Python stack.
     faulthandler.enable()
@@ -123,6 +136,8 @@ def main():
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+
+    lock_work_dir(cfg)
 
     # build the runner from config
     if 'runner_type' not in cfg:

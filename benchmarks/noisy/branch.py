@@ -7,6 +7,7 @@ import os.path as osp
 
 import numpy as np
 
+from mmsissi.utils import safe_torch_load
 from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes
 
 __all__ = ['read_record', 'make_branch_checkpoint', 'labels_by_epoch',
@@ -26,12 +27,13 @@ def read_record(work, criterion):
     return int(rec['epoch']), str(rec['cause'])
 
 
-def make_branch_checkpoint(work, criterion, out):
+def make_branch_checkpoint(work, criterion, out, restore_best=True):
     """A checkpoint to resume a correction row from: the recording run's
     checkpoint of the epoch ``criterion`` fired at, with the start epoch
     and cause published in its MessageHub state, exactly as the row's own
     run holds them after the criterion fired; for ``ValLossStartHook`` the
-    weights are the best-validation-loss ones (its ``on_start``).
+    weights are the best-validation-loss ones (its ``on_start``) unless
+    the row's hook has ``restore_best=False``.
 
     Returns:
         tuple[int, str]: the start epoch and its cause.
@@ -44,15 +46,14 @@ def make_branch_checkpoint(work, criterion, out):
             f'sissi_start_{criterion}.json); raise --max-start-epoch or '
             '--epochs')
     epoch, cause = rec
-    ckpt = torch.load(osp.join(work, f'epoch_{epoch}.pth'),
-                      map_location='cpu', weights_only=False)
+    ckpt = safe_torch_load(osp.join(work, f'epoch_{epoch}.pth'),
+                           map_location='cpu')
     hub = ckpt['message_hub']['runtime_info']
-    if criterion == 'ValLossStartHook':
+    if criterion == 'ValLossStartHook' and restore_best:
         best = hub.get('sissi/val_loss_best')
         if best is not None and int(best['epoch']) != epoch:
-            ckpt['state_dict'] = torch.load(
-                osp.join(work, 'val_loss_best.pth'), map_location='cpu',
-                weights_only=True)
+            ckpt['state_dict'] = safe_torch_load(
+                osp.join(work, 'val_loss_best.pth'), map_location='cpu')
     hub[START_KEY], hub[CAUSE_KEY] = epoch, cause
     torch.save(ckpt, out + '.tmp')  # atomic: a killed run leaves no half
     os.replace(out + '.tmp', out)

@@ -19,7 +19,8 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record)
 from .configs import (CRITERIA, ROWS, SUPERVISED_ROWS, build_config,
-                      check_rows, row_criterion, row_key)
+                      check_rows, row_criterion, row_key,
+                      row_restores_best)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -47,7 +48,7 @@ def _train(row, work, cfg, args, seed_dir):
     elif branches:
         branch = osp.join(work, 'branch_from.pth')
         start = make_branch_checkpoint(osp.join(seed_dir, 'supervised'),
-                                       crit, branch)
+                                       crit, branch, row_restores_best(cfg))
         cfg.resume, cfg.load_from = True, branch
         how = f'branched at epoch {start[0]} ({start[1]})'
     else:

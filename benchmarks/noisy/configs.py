@@ -4,8 +4,8 @@ schedule (the row's hooks, TTA fusion and synthesis unchanged)."""
 import os.path as osp
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
-           'build_config', 'row_config',
-           'row_criterion', 'row_key', 'row_name', 'check_rows']
+           'build_config', 'row_config', 'row_criterion', 'row_key',
+           'row_name', 'row_restores_best', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
@@ -53,6 +53,14 @@ def row_criterion(cfg, row):
                          f'criterion of {CRITERIA} in custom_hooks, found '
                          f'{found}')
     return found[0]
+
+
+def row_restores_best(cfg):
+    """Whether the row's ``ValLossStartHook`` (if any) restores the best
+    weights at the start (its ``restore_best``, default True)."""
+    return all(h.get('restore_best', True)
+               for h in cfg.get('custom_hooks', [])
+               if h['type'] == 'ValLossStartHook')
 
 
 def row_key(row):

@@ -1,6 +1,6 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 from .cell_coco import CellCocoDataset
-from .label_store import LabelStore
+from .label_store import LabelStore, LabelWriteError
 from .samplers import BalancedMultiSourceSampler
 from .sissi_target import SISSITargetDataset
 from .transforms import (LoadCellImageFromFile, RandomChannelShuffle,
@@ -8,7 +8,7 @@ from .transforms import (LoadCellImageFromFile, RandomChannelShuffle,
                          TightRandomAffine)
 
 __all__ = [
-    'CellCocoDataset', 'SISSITargetDataset', 'LabelStore',
+    'CellCocoDataset', 'SISSITargetDataset', 'LabelStore', 'LabelWriteError',
     'BalancedMultiSourceSampler', 'LoadCellImageFromFile',
     'RandomChannelShuffle',
     'RandomGaussianBlur', 'SanitizeBoxes', 'SeamlessSynth',

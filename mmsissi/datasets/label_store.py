@@ -34,7 +34,12 @@ import numpy as np
 from mmsissi.structures import coco_boxes_by_image, sanitize_boxes
 from mmsissi.fileio import atomic_dump_json
 
-__all__ = ['LabelStore']
+__all__ = ['LabelStore', 'LabelWriteError']
+
+
+class LabelWriteError(RuntimeError):
+    """Labels could not be written (a full disk, no permission...); the
+    previous labels are untouched and still current."""
 
 
 class LabelStore:
@@ -245,7 +250,28 @@ class LabelStore:
 
         Returns:
             str: Path of the label file.
+
+        Raises:
+            LabelWriteError: On any ``OSError`` while writing (a full disk):
+                the index and every earlier label file are untouched, so
+                the previous labels stay current and readable.
         """
+        try:
+            return self._write(epoch, images, boxes, scores, synthesize,
+                               categories, ignore, ignore_scores)
+        except OSError as err:
+            old = self.read_index()
+            kept = (f'the labels of epoch {old["epoch"]} ({old["file"]}) '
+                    'are still current' if old else
+                    'no labels were current (the initial annotations are '
+                    'used)')
+            raise LabelWriteError(
+                f'could not write the labels of epoch {int(epoch)} into '
+                f'{self.root}: {err}; {kept} and nothing was overwritten. '
+                'Free disk space and resume the run (--resume).') from err
+
+    def _write(self, epoch, images, boxes, scores, synthesize, categories,
+               ignore, ignore_scores) -> str:
         os.makedirs(self.root, exist_ok=True)
         anns, dropped = [], 0
         for img in images:

@@ -1,9 +1,11 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
-from .checkpoint import register_trusted_checkpoint_loaders, trusted_torch_load
+from .checkpoint import (UnsafeCheckpointError,
+                         register_safe_checkpoint_loaders, safe_torch_load)
 from .cpu_scale import apply_cpu_scale
 from .runtime import close_dist, use_cpu_dist_backend
 
 __all__ = [
-    'register_trusted_checkpoint_loaders', 'trusted_torch_load',
+    'register_safe_checkpoint_loaders', 'safe_torch_load',
+    'UnsafeCheckpointError',
     'use_cpu_dist_backend', 'close_dist', 'apply_cpu_scale'
 ]

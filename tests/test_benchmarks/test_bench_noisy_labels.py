@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from mmsissi.utils import safe_torch_load
 from benchmarks import noisy_labels as nl
 from tests.helpers.noisy_bench import bench_argv
 from tests.helpers.noisy_bench import coco as _coco
@@ -57,7 +58,7 @@ def test_branch_checkpoint_publishes_the_recorded_start(tmp_path):
     out = str(tmp_path / 'b.pth')
     assert nl.make_branch_checkpoint(str(tmp_path), 'ValLossStartHook',
                                      out) == (4, 'criterion')
-    ck = torch.load(out, weights_only=False)
+    ck = safe_torch_load(out)
     assert ck['meta']['epoch'] == 4  # resumes after epoch 4 ...
     assert ck['state_dict']['w'].tolist() == [2.0, 2.0]  # ... best weights
     info = ck['message_hub']['runtime_info']
@@ -65,8 +66,16 @@ def test_branch_checkpoint_publishes_the_recorded_start(tmp_path):
         4, 'criterion')
     assert nl.make_branch_checkpoint(str(tmp_path), 'ADELEHook',
                                      out) == (4, 'cap')
-    ck = torch.load(out, weights_only=False)
+    ck = safe_torch_load(out)
     assert ck['state_dict']['w'].tolist() == [4.0, 4.0]  # its own weights
+    # a row whose ValLossStartHook does not restore keeps epoch 4's weights
+    assert nl.make_branch_checkpoint(str(tmp_path), 'ValLossStartHook', out,
+                                     restore_best=False) == (4, 'criterion')
+    assert safe_torch_load(out)['state_dict']['w'].tolist() == [4.0, 4.0]
+    cfg = dict(custom_hooks=[dict(type='ValLossStartHook')])
+    assert nl.row_restores_best(cfg)
+    cfg['custom_hooks'][0]['restore_best'] = False
+    assert not nl.row_restores_best(cfg)
     with pytest.raises(RuntimeError, match='did not fire'):
         nl.make_branch_checkpoint(str(tmp_path / 'nowhere'), 'ADELEHook',
                                   out)

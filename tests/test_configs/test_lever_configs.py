@@ -24,7 +24,13 @@ LEVERS = {
     'sissi_s_auto': ('sissi_s', dict(synthesize='auto'), False),
     'baseline_merge_band_ema': ('baseline', dict(
         update='merge', ignore_band=(0.2, 0.5), labeller='ema'), True),
+    'baseline_norewind': ('baseline', dict(), False),
+    'baseline_merge_band_norewind': ('baseline', dict(
+        update='merge', ignore_band=(0.2, 0.5)), True),
 }
+
+#: levers whose start keeps the trained weights (no rewind)
+NO_REWIND = ('baseline_norewind', 'baseline_merge_band_norewind')
 
 
 def _hook(cfg):
@@ -51,6 +57,15 @@ def test_lever_is_its_parent_but_for_the_hooks(name):
     assert _hook(base).get('update', 'replace') == 'replace'
     HOOKS.build(dict(hook, dataloader={}))  # valid options
     assert row_criterion(cfg, name) == 'ValLossStartHook'
+    start = next(h for h in cfg.custom_hooks
+                 if h['type'] == 'ValLossStartHook')
+    assert start.get('restore_best', True) == (name not in NO_REWIND)
+    assert nl.row_restores_best(cfg) == (name not in NO_REWIND)
+    base_start = dict(next(h for h in base.custom_hooks
+                           if h['type'] == 'ValLossStartHook'))
+    base_start.setdefault('restore_best', name not in NO_REWIND)
+    assert dict(start, restore_best=start.get(
+        'restore_best', True)) == base_start
 
 
 def test_benchmark_takes_lever_rows(tmp_path, demo_data):

@@ -17,6 +17,7 @@ import tests.helpers.recorder  # noqa: F401
 from mmsissi.engine.hooks.adele_hook import (adele_start_epoch,
                                              curve_derivative, curve_func,
                                              fit_curve)
+from mmsissi.utils import safe_torch_load
 from tests.helpers.tiny import tiny_cfg
 
 PARAMS = [(0.8, 1.0, 3.0), (0.6, 0.7, 2.0), (0.9, 1.0, 6.0), (0.5, 0.5, 1.5)]
@@ -235,8 +236,7 @@ def test_start_epoch_survives_resume(tmp_path, demo_data):
     assert _start_from_log(out) == [knee]
 
     def state(work):
-        ck = torch.load(work / f'epoch_{n}.pth', map_location='cpu',
-                        weights_only=False)
+        ck = safe_torch_load(work / f'epoch_{n}.pth', map_location='cpu')
         return ck['message_hub']['runtime_info']
 
     sa, sb = state(a), state(b)

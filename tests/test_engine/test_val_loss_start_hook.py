@@ -11,6 +11,7 @@ import torch
 from mmengine.logging import MessageHub, MMLogger
 
 from mmsissi.engine.hooks import ValLossStartHook
+from mmsissi.utils import safe_torch_load
 from mmsissi.engine.hooks.val_loss_start_hook import best_epoch
 
 
@@ -166,8 +167,9 @@ def test_real_run_criterion_starts_from_best_weights(tmp_path, demo_data):
     start = json.load(open(tmp_path / 'sissi_start.json'))
     assert start == dict(epoch=2, cause='criterion',
                          criterion='ValLossStartHook', max_start_epoch=None)
-    ck = {e: torch.load(tmp_path / f'epoch_{e}.pth', map_location='cpu',
-                        weights_only=False)['state_dict'] for e in (1, 2, 3)}
+    ck = {e: safe_torch_load(tmp_path / f'epoch_{e}.pth',
+                             map_location='cpu')['state_dict']
+          for e in (1, 2, 3)}
     assert ck[2].keys() == ck[1].keys()
     assert all(torch.equal(ck[1][k], ck[2][k]) for k in ck[1])
     assert not all(torch.equal(ck[2][k], ck[3][k]) for k in ck[2])

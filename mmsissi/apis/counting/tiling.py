@@ -179,26 +179,24 @@ def checkpoint_train_cfg(checkpoint: str):
     (``--cfg-options`` and ``--cpu-scale`` included).
 
     Args:
-        checkpoint (str): Checkpoint file (trusted).
+        checkpoint (str): Checkpoint file (loaded without running code).
 
     Returns:
         Config | None: The config, or None when absent or unreadable.
     """
-    import torch
     from mmengine.config import Config
 
-    from mmsissi.utils import trusted_torch_load
+    from mmsissi.utils import UnsafeCheckpointError, safe_torch_load
     try:
-        with trusted_torch_load():
-            try:  # memory-mapped: only the meta data is really read
-                ckpt = torch.load(checkpoint, map_location='cpu', mmap=True,
-                                  weights_only=False)
-            except RuntimeError:  # legacy (non-zip) format
-                ckpt = torch.load(checkpoint, map_location='cpu',
-                                  weights_only=False)
+        try:  # memory-mapped: only the meta data is really read
+            ckpt = safe_torch_load(checkpoint, map_location='cpu', mmap=True)
+        except RuntimeError:  # legacy (non-zip) format
+            ckpt = safe_torch_load(checkpoint, map_location='cpu')
         text = (ckpt.get('meta') or {}).get('cfg')
         if not isinstance(text, str) or not text.strip():
             return None
         return Config.fromstring(text, '.py')
+    except UnsafeCheckpointError:
+        raise
     except Exception:  # noqa: BLE001 - no usable config -> None
         return None

@@ -6,8 +6,10 @@ from .invalid_loss_hook import InvalidLossHook
 from .pseudo_label_hook import PseudoLabelHook
 from .start_criterion import StartCriterionHook
 from .val_loss_start_hook import ValLossStartHook
+from .work_dir_lock_hook import WorkDirLockHook
 
 __all__ = [
     'ADELEHook', 'EpochSeedHook', 'InvalidLossHook', 'PseudoLabelHook',
-    'SISSIFigureHook', 'StartCriterionHook', 'ValLossStartHook'
+    'SISSIFigureHook', 'StartCriterionHook', 'ValLossStartHook',
+    'WorkDirLockHook'
 ]

@@ -14,7 +14,7 @@ from mmengine.hooks import EMAHook, Hook
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
-from mmsissi.datasets.label_store import LabelStore
+from mmsissi.datasets.label_store import LabelStore, LabelWriteError
 from mmsissi.datasets.transforms import SeamlessSynth
 from .label_update import (UPDATE_POLICIES, check_merge_cfg, merge_all,
                            split_new)
@@ -297,18 +297,23 @@ class PseudoLabelHook(Hook):
                                                       fixed, new, what)
         what = self._keep_previous(previous, boxes, scores, ignore,
                                    ignore_scores, what)
-        path = [None]
+        path = [None, None]  # the label file, or the error of the write
         if is_main_process():
-            path[0] = self.store.write(
-                epoch=runner.epoch + 1,
-                images=images,
-                boxes=boxes,
-                scores=scores,
-                synthesize=self.synthesize,
-                ignore=ignore,
-                ignore_scores=ignore_scores)
+            try:
+                path[0] = self.store.write(
+                    epoch=runner.epoch + 1,
+                    images=images,
+                    boxes=boxes,
+                    scores=scores,
+                    synthesize=self.synthesize,
+                    ignore=ignore,
+                    ignore_scores=ignore_scores)
+            except LabelWriteError as err:
+                path[1] = str(err)
         barrier()
         broadcast_object_list(path)
+        if path[1] is not None:  # every rank stops, none waits
+            raise LabelWriteError(f'PseudoLabelHook: {path[1]}')
         self.store.refresh()
         self._check_ranks_agree(runner, path[0])
         n_after = sum(len(self.store.boxes(i['id'])) for i in images)

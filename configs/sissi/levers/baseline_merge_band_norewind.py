@@ -1,0 +1,26 @@
+# Lever combination (not a Table 1 row): the Baseline that keeps the given
+# labels and trains the trained weights on:
+# - no rewind at the start (see baseline_norewind.py);
+# - update='merge': the initial labels are kept; a fused box matching none
+#   of them (IoU < 0.4) is added from score 0.5;
+# - ignore_band (0.2, 0.5): unmatched fused boxes scoring 0.2-0.5 become
+#   ignore regions, so cells the weak labels missed are less often trained
+#   as background; the assigners use them (ignore_iof_thr 0.5).
+_base_ = '../baseline.py'
+
+model = dict(train_cfg=dict(rpn=dict(assigner=dict(ignore_iof_thr=0.5)),
+                            rcnn=dict(assigner=dict(ignore_iof_thr=0.5))))
+
+custom_hooks = [
+    dict(type='ValLossStartHook',
+         patience=3,
+         max_start_epoch={{_base_.max_start_epoch}},
+         dataloader={{_base_.source_val_dataloader}},
+         restore_best=False),
+    dict(type='PseudoLabelHook',
+         dataloader={{_base_.pseudo_label_dataloader}},
+         synthesize=False,
+         update='merge',
+         merge_cfg=dict(match_iou=0.4, add_score=0.5),
+         ignore_band=(0.2, 0.5)),
+]
