@@ -4,6 +4,7 @@ per-epoch quality of the labels each row trained on."""
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from mmsissi.utils import safe_torch_load
 from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes
 
 __all__ = ['read_record', 'make_branch_checkpoint', 'labels_by_epoch',
-           'label_quality']
+           'label_quality', 'val_metrics']
 
 START_KEY, CAUSE_KEY = 'sissi/start_epoch', 'sissi/start_cause'
 
@@ -92,3 +93,19 @@ def label_quality(files, truth):
                           recall=m['recall'], f1=m['f1'],
                           num_ignore=m['num_ignore'])
     return out
+
+
+_VAL = re.compile(r'Epoch\(val\).*?coco/clean/AP50: ([0-9.]+)\s+'
+                  r'coco/clean/AP75: ([0-9.]+)\s+coco/clean/AP: ([0-9.]+)'
+                  r'\s+coco/clean/AR: ([0-9.]+)')
+
+
+def val_metrics(work):
+    """The row's last validation result on the target's clean validation
+    split (AP50, AP75, AP, AR as fractions) from its ``train.log``, the
+    split to choose levers on; None if it has none."""
+    path = osp.join(work, 'train.log')
+    if not osp.isfile(path):
+        return None
+    found = _VAL.findall(open(path, encoding='utf-8').read())
+    return [float(v) for v in found[-1]] if found else None

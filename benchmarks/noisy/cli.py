@@ -17,7 +17,7 @@ from benchmarks.table1 import run as run_tool
 from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
-                     read_record)
+                     read_record, val_metrics)
 from .configs import (CRITERIA, ROWS, SUPERVISED_ROWS, build_config,
                       check_rows, row_criterion, row_key,
                       row_restores_best)
@@ -103,7 +103,8 @@ def run_row(row, seed, args, paths, root):
             print(f'[seed_{seed}/supervised] {crit} fires after epoch '
                   f'{read_record(work, crit)}', flush=True)
     initial = paths['train_clean' if row == 'clean' else 'train_noisy']
-    result = dict(row=row_key(row), seed=seed, ap=ap, start=start[0],
+    result = dict(row=row_key(row), seed=seed, ap=ap, val=val_metrics(work),
+                  start=start[0],
                   cause=start[1], seconds=time.time() - t0,
                   resumed=how.startswith('resuming') or how == 'trained',
                   labels=label_quality(labels_by_epoch(work, initial,
@@ -132,6 +133,8 @@ def load_result(path):
     with open(path) as f:
         r = json.load(f)
     r['labels'] = {int(k): v for k, v in r['labels'].items()}
+    if r.get('val') is None:  # written before results held it
+        r['val'] = val_metrics(osp.dirname(path))
     return r
 
 

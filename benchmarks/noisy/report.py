@@ -3,7 +3,7 @@
 ``labels.csv``, ``label_recall.png`` and the printed summary.
 
 A result is a dict: ``row``, ``seed``, ``ap`` (test AP50, AP75, AP, AR as
-fractions), ``start`` (epoch or None), ``cause``, ``seconds`` and
+fractions), ``val`` (the same on the validation split, or None), ``start`` (epoch or None), ``cause``, ``seconds`` and
 ``labels`` (epoch -> ``num_boxes``, ``precision``, ``recall``, ``f1``).
 """
 import csv
@@ -54,7 +54,10 @@ def summarize(results):
         labels = {e: {k: float(np.mean([r['labels'][e][k] for r in rs]))
                       for k in ('num_boxes', 'precision', 'recall', 'f1')}
                   for e in epochs}
+        val = [r['val'] for r in rs if r.get('val')]
         out[row] = dict(seeds=[r['seed'] for r in rs],
+                        val=dict(zip(METRICS, np.mean(val, 0).tolist()))
+                        if val else None,
                         mean=dict(zip(METRICS, ap.mean(0).tolist())),
                         min=dict(zip(METRICS, ap.min(0).tolist())),
                         max=dict(zip(METRICS, ap.max(0).tolist())),
@@ -88,7 +91,7 @@ def write_csvs(results, results_csv, labels_csv):
         w = csv.writer(f)
         w.writerow(['row', 'seed', *METRICS, 'gap_AP', 'gap_AR', 'start',
                     'cause', 'final_label_precision', 'final_label_recall',
-                    'seconds'])
+                    'seconds', *[f'val_{m}' for m in METRICS]])
         for r in ordered:
             last = r['labels'][max(r['labels'])]
             w.writerow([r['row'], r['seed'],
@@ -97,7 +100,9 @@ def write_csvs(results, results_csv, labels_csv):
                           for m in ('AP', 'AR')],
                         '' if r['start'] is None else r['start'], r['cause'],
                         f'{last["precision"]:.4f}', f'{last["recall"]:.4f}',
-                        f'{r["seconds"]:.0f}'])
+                        f'{r["seconds"]:.0f}',
+                        *([f'{v:.4f}' for v in r['val']] if r.get('val')
+                          else [''] * len(METRICS))])
     with open(labels_csv, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['row', 'seed', 'epoch', 'num_boxes', 'precision',
@@ -160,3 +165,10 @@ def print_summary(summary):
         print(f'{row_name(row)[:26]:<27}{len(s["seeds"]):>6}{cells}'
               f'{_pct(s["gap"]["AP"]):>7}%{_pct(s["gap"]["AR"]):>7}%'
               f'  {starts} ({"/".join(s["causes"])})')
+    print('\nClean validation split (%, mean over seeds; choose levers on '
+          'these, not on the test split)')
+    print(f'{"row":<27}' + ''.join(f'{m:>8}' for m in METRICS))
+    for row, s in summary.items():
+        print(f'{row_name(row)[:26]:<27}' + (''.join(
+            f'{100 * s["val"][m]:8.1f}' for m in METRICS) if s['val']
+            else f'{"-":>8}'))

@@ -326,3 +326,36 @@ def test_a_final_checkpoint_counts_only_once_named(tmp_path, demo_data):
         cli.run_tool = orig
     assert how == 'resuming epoch_2.pth'
     assert cfg.load_from == str(work / 'epoch_2.pth') and cfg.resume
+
+
+def test_validation_metrics_come_from_the_rows_last_val(tmp_path):
+    """Levers are chosen on the validation split: each result holds the
+    row's last ``Epoch(val)`` line (also for results written before it
+    did), and the summary and results.csv report its mean."""
+    from benchmarks.noisy.branch import val_metrics
+    from benchmarks.noisy.cli import all_results
+    line = ('12/01 - mmengine - INFO - Epoch(val) [{e}][8/8]    '
+            'coco/clean/AP50: {a}  coco/clean/AP75: 0.0100  coco/clean/AP: '
+            '0.0700  coco/clean/AR: 0.1500  coco/mean/AP50: {a}\n')
+    for seed, a in ((0, '0.3000'), (1, '0.2000')):
+        d = tmp_path / f'seed_{seed}' / 'baseline'
+        d.mkdir(parents=True)
+        (d / 'train.log').write_text(line.format(e=4, a='0.9900') + 'x\n' +
+                                     line.format(e=8, a=a))
+        r = _result('baseline', seed, 0.3, 0.4)
+        r['labels'] = {str(k): v for k, v in r['labels'].items()}
+        _write(d / 'result.json', r)  # an old result: no 'val'
+    assert val_metrics(str(tmp_path / 'seed_0' / 'baseline')) == [
+        0.30, 0.01, 0.07, 0.15]
+    assert val_metrics(str(tmp_path / 'nowhere')) is None
+    got = all_results(str(tmp_path))
+    s = report.summarize(got)
+    assert s['baseline']['val']['AP50'] == pytest.approx(0.25)
+    report.write_csvs(got, str(tmp_path / 'r.csv'), str(tmp_path / 'l.csv'))
+    rows = list(csv.DictReader(open(tmp_path / 'r.csv')))
+    assert [r['val_AP50'] for r in rows] == ['0.3000', '0.2000']
+    no_val = _result('clean', 0, 0.5, 0.6)
+    report.write_csvs([no_val], str(tmp_path / 'r2.csv'),
+                      str(tmp_path / 'l2.csv'))
+    assert list(csv.DictReader(open(tmp_path / 'r2.csv')))[0]['val_AR'] == ''
+    report.print_summary(report.summarize([no_val] + got))
