@@ -89,7 +89,8 @@ def _json(out):
 def test_dry_run_runs_every_step(tmp_path):
     out = tmp_path / 'out'
     r = subprocess.run(['bash', 'tools/gpu_check.sh', str(out), '--dry-run'],
-                       capture_output=True, text=True, timeout=1500)
+                       capture_output=True, text=True, timeout=1500,
+                       env=dict(os.environ, PYTHON=sys.executable))
     assert r.returncode == 0, r.stderr[-2000:]
     rep = _json(out)
     assert rep['dry_run'] and rep['device'] == 'cpu'

@@ -237,7 +237,7 @@ def step_train(args):
     cfg, warm, arch, scale, per_source = _train_cfg(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    ts = np.diff(timer_hook.TIMES[warm:])
+    ts = np.diff(timer_hook.TIMES[warm - 1:])  # the iterations after warm
     cuda = str(args.device).startswith('cuda')
     return dict(arch=arch, scale=scale,
                 batch=f'{per_source} + {per_source}',
