@@ -3,7 +3,8 @@
 ``labels.csv``, ``label_recall.png`` and the printed summary.
 
 A result is a dict: ``row``, ``seed``, ``ap`` (test AP50, AP75, AP, AR as
-fractions), ``val`` (the same on the validation split, or None), ``start`` (epoch or None), ``cause``, ``seconds`` and
+fractions), ``val`` (the same on the validation split, or None),
+``start`` (epoch or None), ``cause``, ``seconds`` and
 ``labels`` (epoch -> ``num_boxes``, ``precision``, ``recall``, ``f1``).
 """
 import csv
