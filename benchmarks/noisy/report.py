@@ -147,7 +147,7 @@ def print_summary(summary):
     epochs = sorted(set().union(*(s['labels'] for s in summary.values())))
     print('\nTarget training labels vs clean truth (IoU 0.5): P / R, '
           'mean over seeds')
-    print(f'{"epoch":<7}' + ''.join(f'{r:>16}' for r in summary))
+    print(f'{"epoch":<7}' + ''.join(f' {r[:15]:>15}' for r in summary))
     for e in epochs:
         print(f'{e:<7}' + ''.join(
             f'{s["labels"][e]["precision"]:>9.2f} / '

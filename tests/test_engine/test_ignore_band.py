@@ -150,3 +150,17 @@ def test_views_that_disagree_make_ignore_regions(tmp_path, demo_data):
     log = open(next(tmp_path.glob('*/*.log'))).read()
     n = int(log.split('views disagree, spread > 0.02: ')[1].split(')')[0])
     assert n == sum(crowd)
+
+
+def test_a_band_merge_never_reaches_is_refused():
+    """With update='merge' only added boxes (score >= add_score) reach the
+    band: a band whose high end is at or below add_score would do nothing
+    (a measured lever config once had it so)."""
+    with pytest.raises(ValueError, match='no effect'):
+        PseudoLabelHook(dataloader={}, update='merge',
+                        merge_cfg=dict(add_score=0.5), ignore_band=(0.2, 0.5))
+    hook = PseudoLabelHook(dataloader={}, update='merge',
+                           merge_cfg=dict(add_score=0.2),
+                           ignore_band=(0.2, 0.5))
+    assert hook.ignore_band == (0.2, 0.5)
+    PseudoLabelHook(dataloader={}, ignore_band=(0.2, 0.5))  # replace: fine

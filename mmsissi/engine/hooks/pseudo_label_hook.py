@@ -152,6 +152,13 @@ class PseudoLabelHook(Hook):
                              f'{UPDATE_POLICIES}, got {update!r}')
         self.update = update
         self.merge_cfg = check_merge_cfg(merge_cfg)
+        if update == 'merge' and ignore_band is not None and \
+                self.merge_cfg['add_score'] >= ignore_band[1]:
+            raise ValueError(
+                f'PseudoLabelHook: ignore_band {ignore_band} has no effect '
+                "with update='merge': only added boxes (score >= merge_cfg."
+                f"add_score {self.merge_cfg['add_score']}) reach the band; "
+                'set add_score to the band\'s low end')
         if synthesize is True:
             raise ValueError(
                 "PseudoLabelHook: synthesize=True names no blur; give the "
