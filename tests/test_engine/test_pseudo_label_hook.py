@@ -14,7 +14,7 @@ import pytest
 from mmengine.runner import Runner
 
 import tests.helpers.recorder  # noqa: F401  registers LabelRecorderHook
-from mmsissi.datasets import LabelStore
+from mmsissi.datasets import LabelStore, LabelWriteError
 from mmsissi.structures import sanitize_boxes
 from tests.helpers.tiny import SCALE, tiny_cfg
 
@@ -205,7 +205,7 @@ def test_label_store_atomic_and_versioned(tmp_path, monkeypatch):
         raise OSError('disk full')
 
     monkeypatch.setattr(json, 'dump', boom)
-    with pytest.raises(OSError):
+    with pytest.raises(LabelWriteError, match='disk full'):
         store.write(2, images, {1: np.array([[0, 0, 9, 9]])})
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ['epoch_1.json', 'index.json']
