@@ -115,11 +115,7 @@ def safe_torch_load(filename, **kwargs):
             allowlist (the message names the file).
     """
     kwargs.pop('weights_only', None)
-    with safe_checkpoint_globals():
-        try:
-            return torch.load(filename, **kwargs)
-        except pickle.UnpicklingError as err:
-            raise _refused(filename, err) from None
+    return _safe(torch.load)(filename, **kwargs)
 
 
 def _safe(loader):

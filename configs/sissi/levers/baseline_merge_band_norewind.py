@@ -6,17 +6,13 @@
 # - ... and ignore_band (0.2, 0.5) makes those scoring 0.2-0.5 ignore
 #   regions (labels from 0.5), so cells the weak labels missed are less often trained
 #   as background; the assigners use them (ignore_iof_thr 0.5).
-_base_ = '../baseline.py'
+_base_ = './baseline_norewind.py'
 
 model = dict(train_cfg=dict(rpn=dict(assigner=dict(ignore_iof_thr=0.5)),
                             rcnn=dict(assigner=dict(ignore_iof_thr=0.5))))
 
 custom_hooks = [
-    dict(type='ValLossStartHook',
-         patience=3,
-         max_start_epoch={{_base_.max_start_epoch}},
-         dataloader={{_base_.source_val_dataloader}},
-         restore_best=False),
+    {{_base_.val_loss_start_norewind}},
     dict(type='PseudoLabelHook',
          dataloader={{_base_.pseudo_label_dataloader}},
          synthesize=False,

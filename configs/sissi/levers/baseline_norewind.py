@@ -7,12 +7,15 @@
 # weights trained so far.
 _base_ = '../baseline.py'
 
+val_loss_start_norewind = dict(
+    type='ValLossStartHook',
+    patience=3,
+    max_start_epoch={{_base_.max_start_epoch}},
+    dataloader={{_base_.source_val_dataloader}},
+    restore_best=False)
+
 custom_hooks = [
-    dict(type='ValLossStartHook',
-         patience=3,
-         max_start_epoch={{_base_.max_start_epoch}},
-         dataloader={{_base_.source_val_dataloader}},
-         restore_best=False),
+    val_loss_start_norewind,
     dict(type='PseudoLabelHook',
          dataloader={{_base_.pseudo_label_dataloader}},
          synthesize=False),
