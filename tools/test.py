@@ -21,8 +21,8 @@ from mmdet.registry import RUNNERS
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmsissi  # noqa: F401,E402 (registers components, checkpoint loaders)
-from mmsissi.utils import (apply_cpu_scale, close_dist,  # noqa: E402
-                           use_cpu_dist_backend)
+from mmsissi.utils import (DEMO_ROOT, apply_cpu_scale,  # noqa: E402
+                           close_dist, use_cpu_dist_backend)
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -59,9 +59,13 @@ def parse_args():
         'is allowed.')
     parser.add_argument(
         '--cpu-scale',
-        action='store_true',
-        help='run the config at CPU demo scale on the shipped demo subset '
-        '(ResNet-18, 256x256, random init; see mmsissi/utils/cpu_scale.py)')
+        nargs='?',
+        const='demo',
+        choices=['demo', 'own'],
+        help='run the config at CPU demo scale (ResNet-18, 256x256, random '
+        'init; see mmsissi/utils/cpu_scale.py): on the shipped demo subset '
+        '(--cpu-scale, or --cpu-scale demo), or on the data the config '
+        'names (--cpu-scale own, e.g. a child config of tools/sissi.py)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -91,7 +95,8 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cpu_scale:
-        cfg = apply_cpu_scale(cfg)
+        cfg = apply_cpu_scale(
+            cfg, demo_root=DEMO_ROOT if args.cpu_scale == 'demo' else None)
     use_cpu_dist_backend(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -65,8 +65,43 @@ def _resize(pipeline, ratio: float, seen: set):
         _resize(t.get('transforms') or [], ratio, seen)
 
 
+def _use_demo_data(cfg, demo_root, weak_ann):
+    """Point every dataset of ``cfg`` at the demo subset; returns the
+    initial target labels used."""
+    t_root = osp.join(demo_root, 'target')
+    s_root = osp.join(demo_root, 'source')
+    weak_ann = weak_ann or osp.join(t_root, 'train_weak.json')
+    target, source = cfg.train_dataloader.dataset.datasets
+    source_prefix = copy.deepcopy(source.get('data_prefix'))
+    target.update(data_root=None, ann_file=weak_ann,
+                  data_prefix=dict(img=t_root + '/'))
+    source.update(data_root=None,
+                  ann_file=osp.join(s_root, 'annotations_bbox.json'),
+                  data_prefix=dict(img=s_root + '/'))
+    test_ann = osp.join(t_root, 'test_manual.json')
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        dl.dataset.update(data_root=None, ann_file=test_ann,
+                          data_prefix=dict(img=t_root + '/'))
+    for ev in (cfg.val_evaluator, cfg.test_evaluator):
+        if ev.get('type') == 'PerReaderCocoMetric':
+            ev.readers = dict(manual=test_ann)
+    loaders = {id(dl): dl for dl in _extra_loaders(cfg)}  # shared: once
+    for dl in loaders.values():
+        if dl['dataset'].get('data_prefix') == source_prefix:
+            # source "validation" = the demo source set
+            dl['dataset'].update(
+                data_root=None,
+                ann_file=osp.join(s_root, 'annotations_bbox.json'),
+                data_prefix=dict(img=s_root + '/'))
+        else:  # ADELE / pseudo labels: the target crops, initial labels
+            dl['dataset'].update(
+                data_root=None, ann_file=weak_ann,
+                data_prefix=dict(img=t_root + '/'))
+    return weak_ann
+
+
 def apply_cpu_scale(cfg: Config,
-                    demo_root: str = DEMO_ROOT,
+                    demo_root: Optional[str] = DEMO_ROOT,
                     scale: Tuple[int, int] = (256, 256),
                     weak_ann: Optional[str] = None,
                     batch_per_source: int = 2,
@@ -76,10 +111,13 @@ def apply_cpu_scale(cfg: Config,
 
     Args:
         cfg (Config): A config of ``configs/sissi``.
-        demo_root (str): The demo subset. Defaults to ``demo/data``.
+        demo_root (str, optional): The demo subset every dataset is pointed
+            at. Defaults to ``demo/data``. None keeps the config's own data
+            (e.g. a child config of ``tools/sissi.py``): only the model,
+            the batches, the scale and the schedule shrink.
         scale (tuple[int, int]): Input scale. Defaults to (256, 256).
-        weak_ann (str, optional): Initial target labels. Defaults to the
-            shipped ``{demo_root}/target/train_weak.json``.
+        weak_ann (str, optional): Initial target labels with ``demo_root``.
+            Defaults to the shipped ``{demo_root}/target/train_weak.json``.
         batch_per_source (int): Images per source per batch. Defaults to 2.
         max_epochs (int, optional): Epochs (each one pass over the demo
             target crops). Defaults to None: :data:`CPU_MAX_EPOCHS`. A start
@@ -91,9 +129,6 @@ def apply_cpu_scale(cfg: Config,
         Config: The shrunk config.
     """
     cfg = copy.deepcopy(cfg)
-    t_root = osp.join(demo_root, 'target')
-    s_root = osp.join(demo_root, 'source')
-    weak_ann = weak_ann or osp.join(t_root, 'train_weak.json')
     model = cfg.model
     if model.get('backbone', {}).get('type') == 'ResNet':
         model.backbone.depth = 18
@@ -125,44 +160,25 @@ def apply_cpu_scale(cfg: Config,
         tl.sampler.batch_size = batch
     if 'iters_per_epoch' in tl.get('sampler', {}):
         tl.sampler.iters_per_epoch = None  # an epoch: one pass over target
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        if dl:
+            dl.num_workers = workers
+            dl.persistent_workers = workers > 0
+    if demo_root is not None:
+        weak_ann = _use_demo_data(cfg, demo_root, weak_ann)
+    else:  # the config's own data: its target training labels
+        target = tl.dataset.datasets[0]
+        weak_ann = osp.join(target.get('data_root') or '', target.ann_file)
     with open(weak_ann) as f:
         iters_per_epoch = math.ceil(
             len(json.load(f)['images']) / batch_per_source)
-    target, source = tl.dataset.datasets
-    source_prefix = copy.deepcopy(source.get('data_prefix'))
-    target.update(data_root=None, ann_file=weak_ann,
-                  data_prefix=dict(img=t_root + '/'))
-    source.update(data_root=None,
-                  ann_file=osp.join(s_root, 'annotations_bbox.json'),
-                  data_prefix=dict(img=s_root + '/'))
-    test_ann = osp.join(t_root, 'test_manual.json')
-    for dl in (cfg.val_dataloader, cfg.test_dataloader):
-        dl.num_workers = workers
-        dl.persistent_workers = workers > 0
-        dl.dataset.update(data_root=None, ann_file=test_ann,
-                          data_prefix=dict(img=t_root + '/'))
-    for ev in (cfg.val_evaluator, cfg.test_evaluator):
-        if ev.get('type') == 'PerReaderCocoMetric':
-            ev.readers = dict(manual=test_ann)
     for h in cfg.get('custom_hooks', []):
         if 'warmup_epochs' in h:  # ADELE: the CPU warm-up's epochs
             h['warmup_epochs'] = math.ceil(CPU_WARMUP_ITERS /
                                            iters_per_epoch)
-    loaders = {id(dl): dl for dl in _extra_loaders(cfg)}  # shared: once
-    roles = {k: dl['dataset'].get('data_prefix') == source_prefix
-             for k, dl in loaders.items()}
-    for k, dl in loaders.items():
+    for dl in _extra_loaders(cfg):
         dl['num_workers'] = 0
         dl['persistent_workers'] = False
-        if roles[k]:  # source "validation" = the demo source set
-            dl['dataset'].update(
-                data_root=None,
-                ann_file=osp.join(s_root, 'annotations_bbox.json'),
-                data_prefix=dict(img=s_root + '/'))
-        else:  # ADELE / pseudo labels: the target crops, initial labels
-            dl['dataset'].update(
-                data_root=None, ann_file=weak_ann,
-                data_prefix=dict(img=t_root + '/'))
     base = cfg.get('img_scale')
     ratio = scale[0] / base[0] if base else 1.0
     seen = set()
