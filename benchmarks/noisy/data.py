@@ -195,7 +195,8 @@ def _training_labels(args, train, out_dir):
 def prepare_data(args, out_dir):
     """Split the target, make its noisy training labels, split the source.
 
-    The split and the labels depend on ``args.seed`` (the data seed) only,
+    The split (or a preset's fixed ``split_files``: part -> COCO file)
+    and the labels depend on ``args.seed`` (the data seed) only,
     not on the training seeds, so every row and seed trains on the same
     labels.
 
@@ -204,9 +205,12 @@ def prepare_data(args, out_dir):
         ``test`` (target) and ``source_train``, ``source_val``.
     """
     os.makedirs(out_dir, exist_ok=True)
-    target = load_coco(args.target_ann)
-    parts = split_coco(target, args.split, seed=args.seed,
-                       max_side=args.max_side)
+    fixed = getattr(args, 'split_files', None)
+    if fixed:  # a preset's fixed split (the demo's held-out crops)
+        parts = {k: load_coco(fixed[k]) for k in ('train', 'val', 'test')}
+    else:
+        parts = split_coco(load_coco(args.target_ann), args.split,
+                           seed=args.seed, max_side=args.max_side)
     noisy, what = _training_labels(args, parts['train'], out_dir)
     source = load_coco(args.source_ann)
     src = split_coco(source, [args.source_val, -1], ('val', 'train'),

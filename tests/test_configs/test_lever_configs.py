@@ -100,3 +100,16 @@ def test_lever_runs_at_cpu_scale(name, tmp_path, demo_data):
     assert index['epoch'] == 2
     log = open(next(tmp_path.glob('*/*.log'))).read()
     assert 'PseudoLabelHook: epoch 2 labels' in log
+
+
+def test_recommended_row_is_the_measured_lever():
+    """configs/sissi/sissi_merge.py (the recommended row, the default of
+    tools/sissi.py) states its hooks in full; it must stay the lever its
+    numbers were measured with."""
+    row = Config.fromfile('configs/sissi/sissi_merge.py')
+    lever = Config.fromfile(
+        'configs/sissi/levers/baseline_merge_band_norewind.py')
+    assert row.custom_hooks == lever.custom_hooks
+    row_d, lever_d = row.to_dict(), lever.to_dict()
+    lever_d.pop('val_loss_start_norewind')
+    assert row_d == lever_d

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import cv2
 import pytest
 
 pytestmark = pytest.mark.slow  # real training / image processing runs
@@ -21,23 +22,34 @@ def _run(args):
     return r.stdout + r.stderr
 
 
-def test_demo_one_epoch(tmp_path):
+def test_demo_shows_correction(tmp_path):
+    """A 3-epoch demo: Supervised, then the recommended row branched from it
+    with one round of correction; the printed tables are the files'."""
     work = tmp_path / 'demo'
-    out = _run(['tools/demo.py', '--epochs', '1', '--work-dir', str(work)])
-    weak = json.load(open(work / 'weak_labels_train.json'))
-    assert len(weak['images']) == 12 and len(weak['annotations']) > 0
-    assert (work / 'epoch_1.pth').is_file()
-    rows = list(csv.reader(open(work / 'test.per_reader.csv')))
-    assert [r[0] for r in rows[1:]] == ['manual', 'mean']
-    # the printed table is the CSV's, in percent
-    printed = re.search(r'^manual\s+(.*)$', out, re.M).group(1).split()
-    assert [float(v) for v in printed] == pytest.approx(
-        [100 * float(v) for v in rows[1][1:]], abs=0.051)
-    dets = json.load(open(work / 'test.bbox.json'))
-    assert {d['file_name'] for d in dets} <= {
-        f'set4{k}_{j}.png' for k in (6, 8) for j in (0, 1)}
-    assert re.search(r'Times: weak labels \d+ s, train \d+ s, test \d+ s',
+    out = _run(['tools/demo.py', '--epochs', '3', '--iters-per-epoch', '3',
+                '--work-dir', str(work)])
+    results = {r['row']: r for r in csv.DictReader(open(
+        work / 'results.csv'))}
+    assert set(results) == {'supervised', 'sissi_merge'}
+    labels = [r for r in csv.DictReader(open(work / 'labels.csv'))
+              if r['row'] == 'sissi_merge']
+    assert [r['epoch'] for r in labels] == ['0', '1', '2', '3']
+    weak = re.search(r'^weak \(initial\)\s+(\d+)\s+([\d.]+)\s+([\d.]+)',
+                     out, re.M)
+    assert weak.groups() == (labels[0]['num_boxes'],
+                             f'{float(labels[0]["precision"]):.2f}',
+                             f'{float(labels[0]["recall"]):.2f}')
+    fixed = re.search(r'^corrected \(epoch 3\)\s+(\d+)', out, re.M)
+    assert fixed.group(1) == labels[-1]['num_boxes']
+    sup = re.search(r'^Supervised only \(weak labels\)\s+(.*)$', out,
+                    re.M).group(1).split()
+    assert [float(v) for v in sup] == pytest.approx(
+        [100 * float(results['supervised'][k])
+         for k in ('AP50', 'AP75', 'AP', 'AR')], abs=0.051)
+    assert re.search(r'correction (beat|did not beat) training on the weak',
                      out)
+    png = cv2.imread(str(work / 'labels_before_after.png'))
+    assert png.shape == (512, 3 * 512, 3)
 
 
 def test_prepare_data(tmp_path, shared_data):

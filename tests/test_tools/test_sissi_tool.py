@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -168,24 +169,28 @@ def test_run_end_to_end_on_demo_data(tmp_path, demo_data):
     count, through the command line, with the recommended row."""
     work = tmp_path / 'mine'
     t = demo_data / 'target'
+    target = tmp_path / 'target'  # 4 of the 12 crops: one TTA pass ~1 min
+    target.mkdir()
+    for name in sorted(os.listdir(t / 'train'))[:4]:
+        shutil.copy(t / 'train' / name, target / name)
     cmd = [sys.executable, osp.join(REPO, 'tools', 'sissi.py'), 'run',
-           str(t / 'train'), '--source-ann',
+           str(target), '--source-ann',
            str(demo_data / 'source' / 'annotations_bbox.json'),
            '--source-root', str(demo_data / 'source'), '--gt',
            str(t / 'train_manual.json'), '--test-images', str(t / 'test'),
            '--reader', f'manual={t / "test_manual.json"}', '--work-dir',
            str(work), '--cpu-scale', '--count', str(t / 'test'),
-           '--cfg-options', 'train_cfg.max_epochs=3',
-           'train_cfg.val_interval=3', 'custom_hooks.0.max_start_epoch=1']
+           '--cfg-options', 'train_cfg.max_epochs=2',
+           'train_cfg.val_interval=2', 'custom_hooks.0.max_start_epoch=1']
     r = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True,
                        text=True, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert 'weak labels vs --gt (12 images) P ' in r.stdout
-    assert (work / 'epoch_3.pth').is_file()
+    assert 'weak labels vs --gt (4 images) P ' in r.stdout
+    assert (work / 'epoch_2.pth').is_file()
     index = json.load(open(work / 'labels' / 'index.json'))
     assert index['epoch'] >= 2, 'correction never ran'
     labels = json.load(open(work / 'labels' / index['file']))
-    assert len(labels['images']) == 12
+    assert len(labels['images']) == 4
     log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
     assert 'coco/manual/AP50' in log
     with open(work / 'counts' / 'counts.csv') as f:
