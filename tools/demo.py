@@ -1,7 +1,7 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """CPU demo of label correction, end to end, on the shipped demo subset
 (demo/data), in the benchmark's regime (``benchmarks/noisy_labels.py
---preset demo``: random-init ResNet-18 FPN, 192 px crops, 6 epochs of 20
+--preset demo``: random-init ResNet-18 FPN, 192 px crops, 6 epochs of 16
 iterations):
 
 1. weak labels for the 12 target training crops by image processing
@@ -44,7 +44,7 @@ def parse_args():
     p.add_argument('--epochs', type=int, default=None,
                    help='training epochs (default: the demo preset\'s 6)')
     p.add_argument('--iters-per-epoch', type=int, default=None,
-                   help='iterations per epoch (default: 20)')
+                   help='iterations per epoch (default: 16)')
     return p.parse_args()
 
 
@@ -134,11 +134,17 @@ def report(work):
                                                    'AR')))
     d = {k: 100 * (float(results[ROW][k]) - float(
         results['supervised'][k])) for k in ('AP50', 'AR')}
-    verdict = 'beat' if d['AP50'] > 0 and d['AR'] > 0 else 'did not beat'
-    print(f'\nAt demo scale, correction {verdict} training on the weak '
-          f'labels: AP50 {d["AP50"]:+.1f}, AR {d["AR"]:+.1f} points (one '
-          'seed, 4 test crops: a difference of a few points is within the '
-          'noise; the benchmark, README "Results", measures over seeds).')
+    margin = 3.0  # points: one seed on 4 crops moves this much
+    if min(d.values()) > margin:
+        verdict = 'beat training on the weak labels'
+    elif max(d.values()) < -margin:
+        verdict = 'lost to training on the weak labels'
+    else:
+        verdict = 'made no clear difference to training on the weak labels'
+    print(f'\nAt demo scale, correction {verdict}: AP50 {d["AP50"]:+.1f}, '
+          f'AR {d["AR"]:+.1f} points (one seed on 4 test crops: within '
+          f'{margin:.0f} points is noise; README "Results" measures the '
+          'benchmark over seeds).')
 
 
 def main():

@@ -17,7 +17,7 @@
   the 12 Usiigaci training crops with weak labels (target), the 4 held-out
   test crops (test, and validation: the demo tunes nothing), the 16 DSB
   source images; 3/8 resolution like ``usiigaci-weak``, and a short
-  schedule (6 epochs of 20 iterations) with the Supervised and the
+  schedule (6 epochs of 16 iterations) with the Supervised and the
   recommended row.
 
 Values given on the command line win over the preset's.
@@ -58,7 +58,7 @@ PRESETS = {
         source_ann=osp.join(_DEMO, 'source', 'annotations_bbox.json'),
         source_category_map=dict(nucleus='cell'), source_scale=1.0,
         source_max_side=256, source_val=3, rows=['supervised', 'sissi_merge'],
-        epochs=6, iters_per_epoch=20),
+        epochs=6, iters_per_epoch=16),
 }
 
 #: The quick regime: the full one's shape (warm-up, start at the cap
