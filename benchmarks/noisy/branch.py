@@ -28,13 +28,19 @@ def read_record(work, criterion):
     return int(rec['epoch']), str(rec['cause'])
 
 
-def make_branch_checkpoint(work, criterion, out, restore_best=True):
+def make_branch_checkpoint(work, criterion, out, restore_best=True,
+                           teacher_student=False):
     """A checkpoint to resume a correction row from: the recording run's
     checkpoint of the epoch ``criterion`` fired at, with the start epoch
     and cause published in its MessageHub state, exactly as the row's own
     run holds them after the criterion fired; for ``ValLossStartHook`` the
     weights are the best-validation-loss ones (its ``on_start``) unless
     the row's hook has ``restore_best=False``.
+
+    With ``teacher_student`` the checkpoint is for a ``SemiBaseDetector``
+    (the Soft Teacher row): its weights load into both the student and the
+    teacher (mmdet adds the prefixes), and the optimizer state is the
+    student's (:func:`~.soft_teacher.teacher_student_optimizer`).
 
     Returns:
         tuple[int, str]: the start epoch and its cause.
@@ -56,6 +62,9 @@ def make_branch_checkpoint(work, criterion, out, restore_best=True):
             ckpt['state_dict'] = safe_torch_load(
                 osp.join(work, 'val_loss_best.pth'), map_location='cpu')
     hub[START_KEY], hub[CAUSE_KEY] = epoch, cause
+    if teacher_student:
+        from .soft_teacher import teacher_student_optimizer
+        ckpt['optimizer'] = teacher_student_optimizer(ckpt['optimizer'])
     torch.save(ckpt, out + '.tmp')  # atomic: a killed run leaves no half
     os.replace(out + '.tmp', out)
     return epoch, cause

@@ -18,8 +18,8 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record, val_metrics)
-from .configs import (CRITERIA, ROWS, SUPERVISED_ROWS, build_config,
-                      check_rows, row_criterion, row_key,
+from .configs import (CRITERIA, ROWS, SOFT_TEACHER, SUPERVISED_ROWS,
+                      build_config, check_rows, row_criterion, row_key,
                       row_restores_best)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
@@ -47,8 +47,9 @@ def _train(row, work, cfg, args, seed_dir):
         how = f'resuming {osp.basename(cfg.load_from)}'
     elif branches:
         branch = osp.join(work, 'branch_from.pth')
-        start = make_branch_checkpoint(osp.join(seed_dir, 'supervised'),
-                                       crit, branch, row_restores_best(cfg))
+        start = make_branch_checkpoint(
+            osp.join(seed_dir, 'supervised'), crit, branch,
+            row_restores_best(cfg, row), teacher_student=row == SOFT_TEACHER)
         cfg.resume, cfg.load_from = True, branch
         how = f'branched at epoch {start[0]} ({start[1]})'
     else:

@@ -4,15 +4,17 @@ schedule (the row's hooks, TTA fusion and synthesis unchanged)."""
 import os.path as osp
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
+           'SOFT_TEACHER',
            'build_config', 'row_config', 'row_criterion', 'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
-        'sissi_s']
+        'sissi_s', 'soft_teacher']
 NAMES = dict(clean='Supervised (clean labels)',
              supervised='Supervised (noisy labels)', baseline='Baseline',
-             a_sissi_s='A+SISSI(S)', plain_a='Plain A', sissi_s='SISSI(S)')
+             a_sissi_s='A+SISSI(S)', plain_a='Plain A', sissi_s='SISSI(S)',
+             soft_teacher='Soft Teacher (mmdet)')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),
@@ -21,6 +23,9 @@ BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
 CRITERIA = ('ValLossStartHook', 'ADELEHook')
 #: the rows trained from scratch; every other row branches from supervised
 SUPERVISED_ROWS = ('clean', 'supervised')
+#: mmdet's Soft Teacher (see :mod:`.soft_teacher`): burn-in = the supervised
+#: run up to the validation-loss start, weights as trained (no rewind)
+SOFT_TEACHER, SOFT_TEACHER_CRITERION = 'soft_teacher', 'ValLossStartHook'
 #: where a correction row that is not a Table 1 row is looked for
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
 
@@ -29,7 +34,7 @@ def row_config(row):
     """The config file of a row: the Table 1 config of the fixed rows,
     else ``configs/sissi[/levers]/<row>.py`` or a path to any config
     whose hooks start correction with a criterion (e.g. a lever)."""
-    if row in SUPERVISED_ROWS:
+    if row in SUPERVISED_ROWS or row == SOFT_TEACHER:
         return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
     if row in BRANCH:
         return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
@@ -46,6 +51,8 @@ def row_config(row):
 def row_criterion(cfg, row):
     """The start criterion a correction row's config uses (its branch
     point in the supervised run)."""
+    if row == SOFT_TEACHER:
+        return SOFT_TEACHER_CRITERION
     found = [h['type'] for h in cfg.get('custom_hooks', [])
              if h['type'] in CRITERIA]
     if len(found) != 1:
@@ -55,9 +62,12 @@ def row_criterion(cfg, row):
     return found[0]
 
 
-def row_restores_best(cfg):
+def row_restores_best(cfg, row=None):
     """Whether the row's ``ValLossStartHook`` (if any) restores the best
-    weights at the start (its ``restore_best``, default True)."""
+    weights at the start (its ``restore_best``, default True; never for
+    Soft Teacher, whose burn-in ends with the weights as trained)."""
+    if row == SOFT_TEACHER:
+        return False
     return all(h.get('restore_best', True)
                for h in cfg.get('custom_hooks', [])
                if h['type'] == 'ValLossStartHook')
@@ -171,7 +181,7 @@ def _set_hooks(cfg, row, args, loaders):
         cfg.custom_hooks = [] if row == 'clean' else [
             dict(type='ValLossStartHook', record_only=True),
             dict(type='ADELEHook', threshold=0.9, record_only=True)]
-    for hook in cfg.custom_hooks:
+    for hook in cfg.get('custom_hooks', []):
         if hook['type'] in loaders:
             hook['dataloader'] = loaders[hook['type']]
         if hook['type'] == 'ValLossStartHook':
@@ -214,6 +224,9 @@ def _set_data(cfg, row, args, paths):
             paths['source_val'], s_img, s_map, source_val), 2),
         ADELEHook=_loader(dict(infer, pipeline=test)),
         PseudoLabelHook=_loader(dict(infer, pipeline=tta))))
+    if row == SOFT_TEACHER:
+        from .soft_teacher import soft_teacher_config
+        soft_teacher_config(cfg, args, _loader(dict(infer, pipeline=test)))
 
 
 def build_config(row, args, paths, seed=None):
