@@ -17,7 +17,13 @@ mixed into every batch 1:1, as in SISSI. Rows:
   ``baseline`` config does), then self-training with TTA + WBF;
 - ``a_sissi_s``: branched where ADELE fires, then pseudo labels + strong-
   blur synthesis (``configs/sissi/a_sissi_s.py``);
-- ``plain_a`` and ``sissi_s`` branch the same way (optional).
+- ``plain_a`` and ``sissi_s`` branch the same way (optional);
+- ``soft_teacher`` (optional): mmdet's ``SoftTeacher`` around the same
+  detector, the peer a user of MMDetection would pick instead; its burn-in
+  is the ``supervised`` run up to the validation-loss start (weights as
+  trained), the weakly labelled target images are its labelled and its
+  unlabelled set, the source is labelled; tested with the teacher
+  (``benchmarks/noisy/soft_teacher.py`` says what is adapted and why).
 
 Each correction row runs its Table 1 config (its hooks, TTA and fusion)
 with only data, model size and schedule changed, resumed from a
@@ -81,7 +87,7 @@ clean 32.4 / 1.9 / 8.9 / 20.2; supervised on the weak labels 23.3 / 1.0 /
 labels worse than the weak ones (P / R 0.62 / 0.48 -> 0.43 / 0.26).
 
 The code lives in ``benchmarks/noisy/`` (data, configs, branch, report,
-presets, cli); this file is the command line.
+presets, soft_teacher, cli); this file is the command line.
 """
 import os.path as osp
 import sys
