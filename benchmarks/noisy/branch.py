@@ -29,7 +29,7 @@ def read_record(work, criterion):
 
 
 def make_branch_checkpoint(work, criterion, out, restore_best=True,
-                           teacher_student=False):
+                           teacher_student=None):
     """A checkpoint to resume a correction row from: the recording run's
     checkpoint of the epoch ``criterion`` fired at, with the start epoch
     and cause published in its MessageHub state, exactly as the row's own
@@ -37,10 +37,11 @@ def make_branch_checkpoint(work, criterion, out, restore_best=True,
     weights are the best-validation-loss ones (its ``on_start``) unless
     the row's hook has ``restore_best=False``.
 
-    With ``teacher_student`` the checkpoint is for a ``SemiBaseDetector``
-    (the Soft Teacher row): its weights load into both the student and the
-    teacher (mmdet adds the prefixes), and the optimizer state is the
-    student's (:func:`~.soft_teacher.teacher_student_optimizer`).
+    With ``teacher_student`` (a float: the lr factor) the checkpoint is for
+    a ``SemiBaseDetector`` (the Soft Teacher rows): its weights load into
+    both the student and the teacher (mmdet adds the prefixes), and the
+    optimizer state is the student's, its lr scaled by the factor
+    (:func:`~.soft_teacher.teacher_student_optimizer`).
 
     Returns:
         tuple[int, str]: the start epoch and its cause.
@@ -62,9 +63,10 @@ def make_branch_checkpoint(work, criterion, out, restore_best=True,
             ckpt['state_dict'] = safe_torch_load(
                 osp.join(work, 'val_loss_best.pth'), map_location='cpu')
     hub[START_KEY], hub[CAUSE_KEY] = epoch, cause
-    if teacher_student:
+    if teacher_student is not None:
         from .soft_teacher import teacher_student_optimizer
-        ckpt['optimizer'] = teacher_student_optimizer(ckpt['optimizer'])
+        ckpt['optimizer'] = teacher_student_optimizer(
+            ckpt['optimizer'], float(teacher_student))
     torch.save(ckpt, out + '.tmp')  # atomic: a killed run leaves no half
     os.replace(out + '.tmp', out)
     return epoch, cause

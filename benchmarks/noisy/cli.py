@@ -18,7 +18,7 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record, val_metrics)
-from .configs import (CRITERIA, ROWS, SOFT_TEACHER, SUPERVISED_ROWS,
+from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
                       build_config, check_rows, row_criterion, row_key,
                       row_restores_best)
 from .data import category_map, prepare_data
@@ -49,7 +49,9 @@ def _train(row, work, cfg, args, seed_dir):
         branch = osp.join(work, 'branch_from.pth')
         start = make_branch_checkpoint(
             osp.join(seed_dir, 'supervised'), crit, branch,
-            row_restores_best(cfg, row), teacher_student=row == SOFT_TEACHER)
+            row_restores_best(cfg, row),
+            teacher_student=cfg.get('soft_teacher_lr_factor', 1.0)
+            if row in SOFT_TEACHER_ROWS else None)
         cfg.resume, cfg.load_from = True, branch
         how = f'branched at epoch {start[0]} ({start[1]})'
     else:

@@ -3,8 +3,10 @@
 schedule (the row's hooks, TTA fusion and synthesis unchanged)."""
 import os.path as osp
 
+from .soft_teacher import VARIANTS
+
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
-           'SOFT_TEACHER',
+           'SOFT_TEACHER', 'SOFT_TEACHER_ROWS',
            'build_config', 'row_config', 'row_criterion', 'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
@@ -14,7 +16,9 @@ ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
 NAMES = dict(clean='Supervised (clean labels)',
              supervised='Supervised (noisy labels)', baseline='Baseline',
              a_sissi_s='A+SISSI(S)', plain_a='Plain A', sissi_s='SISSI(S)',
-             soft_teacher='Soft Teacher (mmdet)')
+             soft_teacher='Soft Teacher (mmdet)',
+             soft_teacher_w1='Soft Teacher, unsup w 1',
+             soft_teacher_lr01='Soft Teacher, lr x 0.1')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),
@@ -26,6 +30,8 @@ SUPERVISED_ROWS = ('clean', 'supervised')
 #: mmdet's Soft Teacher (see :mod:`.soft_teacher`): burn-in = the supervised
 #: run up to the validation-loss start, weights as trained (no rewind)
 SOFT_TEACHER, SOFT_TEACHER_CRITERION = 'soft_teacher', 'ValLossStartHook'
+#: the Soft Teacher rows (the row and its variants, :mod:`.soft_teacher`)
+SOFT_TEACHER_ROWS = tuple(VARIANTS)
 #: where a correction row that is not a Table 1 row is looked for
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
 
@@ -34,7 +40,7 @@ def row_config(row):
     """The config file of a row: the Table 1 config of the fixed rows,
     else ``configs/sissi[/levers]/<row>.py`` or a path to any config
     whose hooks start correction with a criterion (e.g. a lever)."""
-    if row in SUPERVISED_ROWS or row == SOFT_TEACHER:
+    if row in SUPERVISED_ROWS or row in SOFT_TEACHER_ROWS:
         return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
     if row in BRANCH:
         return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
@@ -51,7 +57,7 @@ def row_config(row):
 def row_criterion(cfg, row):
     """The start criterion a correction row's config uses (its branch
     point in the supervised run)."""
-    if row == SOFT_TEACHER:
+    if row in SOFT_TEACHER_ROWS:
         return SOFT_TEACHER_CRITERION
     found = [h['type'] for h in cfg.get('custom_hooks', [])
              if h['type'] in CRITERIA]
@@ -66,7 +72,7 @@ def row_restores_best(cfg, row=None):
     """Whether the row's ``ValLossStartHook`` (if any) restores the best
     weights at the start (its ``restore_best``, default True; never for
     Soft Teacher, whose burn-in ends with the weights as trained)."""
-    if row == SOFT_TEACHER:
+    if row in SOFT_TEACHER_ROWS:
         return False
     return all(h.get('restore_best', True)
                for h in cfg.get('custom_hooks', [])
@@ -224,9 +230,10 @@ def _set_data(cfg, row, args, paths):
             paths['source_val'], s_img, s_map, source_val), 2),
         ADELEHook=_loader(dict(infer, pipeline=test)),
         PseudoLabelHook=_loader(dict(infer, pipeline=tta))))
-    if row == SOFT_TEACHER:
+    if row in SOFT_TEACHER_ROWS:
         from .soft_teacher import soft_teacher_config
-        soft_teacher_config(cfg, args, _loader(dict(infer, pipeline=test)))
+        soft_teacher_config(cfg, args, _loader(dict(infer, pipeline=test)),
+                            row)
 
 
 def build_config(row, args, paths, seed=None):

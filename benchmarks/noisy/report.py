@@ -153,7 +153,7 @@ def print_summary(summary):
             f'{s["labels"][e]["precision"]:>9.2f} / '
             f'{s["labels"][e]["recall"]:.2f}' if e in s['labels']
             else f'{"-":>16}' for s in summary.values()))
-    if 'soft_teacher' in summary:
+    if any(r.startswith('soft_teacher') for r in summary):
         print('(soft_teacher keeps no label file: from its start on, its '
               'column is the teacher\'s boxes of score >= cls_pseudo_thr on '
               'the un-augmented training images at the start of the epoch)')

@@ -59,6 +59,19 @@ def test_the_row_is_mmdets_soft_teacher_around_the_same_detector(built):
     assert st.train_cfg == sup.train_cfg
     assert row_criterion(st, 'soft_teacher') == 'ValLossStartHook'
     assert not row_restores_best(st, 'soft_teacher')
+    assert 'soft_teacher_lr_factor' not in st  # the lr as trained
+
+
+def test_variants_change_only_their_option(built):
+    args, paths, _, st = built
+    w1 = nl.build_config('soft_teacher_w1', args, paths)
+    assert w1.model.semi_train_cfg.unsup_weight == 1.0
+    w1.model.semi_train_cfg.unsup_weight = st.model.semi_train_cfg\
+        .unsup_weight
+    assert w1.to_dict() == st.to_dict()
+    lr = nl.build_config('soft_teacher_lr01', args, paths)
+    assert lr.soft_teacher_lr_factor == 0.1
+    assert lr.model.to_dict() == st.model.to_dict()
 
 
 def test_pipelines_give_each_branch_its_view(built):
@@ -98,6 +111,10 @@ def test_optimizer_state_moves_to_the_student(built):
         buf = opt2.state[params['student.' + name]]['momentum_buffer']
         assert torch.all(buf == float(i))
         assert params['teacher.' + name] not in opt2.state
+    group = teacher_student_optimizer(opt.state_dict(), 0.1)[
+        'param_groups'][0]
+    assert group['lr'] == pytest.approx(0.01)
+    assert opt.state_dict()['param_groups'][0]['lr'] == 0.1  # a copy
     with pytest.raises(ValueError, match='one parameter group'):
         teacher_student_optimizer(dict(state={}, param_groups=[{}, {}]))
 
