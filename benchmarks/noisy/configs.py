@@ -18,7 +18,8 @@ NAMES = dict(clean='Supervised (clean labels)',
              a_sissi_s='A+SISSI(S)', plain_a='Plain A', sissi_s='SISSI(S)',
              soft_teacher='Soft Teacher (mmdet)',
              soft_teacher_w1='Soft Teacher, unsup w 1',
-             soft_teacher_lr01='Soft Teacher, lr x 0.1')
+             soft_teacher_lr01='Soft Teacher, lr x 0.1',
+             soft_teacher_w1_bn='Soft Teacher, w 1, BN kept')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),
