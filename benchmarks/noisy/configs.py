@@ -6,7 +6,7 @@ import os.path as osp
 from .soft_teacher import VARIANTS
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
-           'SOFT_TEACHER', 'SOFT_TEACHER_ROWS',
+           'SOFT_TEACHER_ROWS',
            'build_config', 'row_config', 'row_criterion', 'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
@@ -30,7 +30,7 @@ CRITERIA = ('ValLossStartHook', 'ADELEHook')
 SUPERVISED_ROWS = ('clean', 'supervised')
 #: mmdet's Soft Teacher (see :mod:`.soft_teacher`): burn-in = the supervised
 #: run up to the validation-loss start, weights as trained (no rewind)
-SOFT_TEACHER, SOFT_TEACHER_CRITERION = 'soft_teacher', 'ValLossStartHook'
+SOFT_TEACHER_CRITERION = 'ValLossStartHook'
 #: the Soft Teacher rows (the row and its variants, :mod:`.soft_teacher`)
 SOFT_TEACHER_ROWS = tuple(VARIANTS)
 #: where a correction row that is not a Table 1 row is looked for
