@@ -19,7 +19,9 @@ NAMES = dict(clean='Supervised (clean labels)',
              soft_teacher='Soft Teacher (mmdet)',
              soft_teacher_w1='Soft Teacher, unsup w 1',
              soft_teacher_lr01='Soft Teacher, lr x 0.1',
-             soft_teacher_w1_bn='Soft Teacher, w 1, BN kept')
+             soft_teacher_w1_bn='Soft Teacher, w 1, BN kept',
+             soft_teacher_ne='Soft Teacher, BN frozen',
+             soft_teacher_w1_ne='Soft Teacher, w 1, BN frozen')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),

@@ -63,9 +63,19 @@ SOURCE_RATIO = [1, 2, 1]
 #: unlabelled images, reach the teacher through ``skip_buffer=False``, so
 #: ``soft_teacher_w1_bn`` keeps mmdet's default (teacher BatchNorm buffers
 #: left as at the branch) with ``unsup_weight`` 1
+#: (it collapsed too, test AP50 0.1). mmdet's ``SoftTeacher`` never puts
+#: its teacher in eval mode: the runner's ``model.train()`` reaches it, so
+#: with a trainable BatchNorm (``norm_eval=False`` here, ``True`` in
+#: mmdet's recipe) the teacher labels with the statistics of its one
+#: unlabelled image, not those the burn-in trained with (batches mixing
+#: target and source), and the student's unlabelled pass does the same.
+#: ``soft_teacher_ne`` and ``soft_teacher_w1_ne`` freeze the backbone's
+#: BatchNorm statistics from the branch on (``norm_eval=True``, as mmdet)
 VARIANTS = dict(soft_teacher={}, soft_teacher_w1=dict(unsup_weight=1.0),
                 soft_teacher_lr01=dict(lr_factor=0.1),
-                soft_teacher_w1_bn=dict(unsup_weight=1.0, skip_buffer=True))
+                soft_teacher_w1_bn=dict(unsup_weight=1.0, skip_buffer=True),
+                soft_teacher_ne=dict(norm_eval=True),
+                soft_teacher_w1_ne=dict(unsup_weight=1.0, norm_eval=True))
 _SEMI_BASE = 'mmdet::_base_/datasets/semi_coco_detection.py'
 _META = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
          'flip', 'flip_direction', 'homography_matrix')
@@ -128,6 +138,8 @@ def soft_teacher_config(cfg, args, labels_loader, row='soft_teacher'):
     ema = dict(EMA, skip_buffer=options.pop('skip_buffer',
                                             EMA['skip_buffer']))
     detector = cfg.model
+    if options.pop('norm_eval', False):
+        detector.backbone.norm_eval = True
     cfg.model = dict(
         type='SoftTeacher', detector=detector,
         data_preprocessor=dict(type='MultiBranchDataPreprocessor',

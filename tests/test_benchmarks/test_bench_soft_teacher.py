@@ -79,6 +79,14 @@ def test_variants_change_only_their_option(built):
     lr = nl.build_config('soft_teacher_lr01', args, paths)
     assert lr.soft_teacher_lr_factor == 0.1
     assert lr.model.to_dict() == st.model.to_dict()
+    ne = nl.build_config('soft_teacher_ne', args, paths)
+    assert st.model.detector.backbone.norm_eval is False
+    assert ne.model.detector.backbone.norm_eval is True
+    ne.model.detector.backbone.norm_eval = False
+    assert ne.to_dict() == st.to_dict()
+    w1_ne = nl.build_config('soft_teacher_w1_ne', args, paths)
+    assert w1_ne.model.semi_train_cfg.unsup_weight == 1.0
+    assert w1_ne.model.detector.backbone.norm_eval is True
 
 
 def test_pipelines_give_each_branch_its_view(built):
