@@ -12,14 +12,14 @@ from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            get_dist_info, is_main_process)
 from mmengine.hooks import EMAHook, Hook
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 
 from mmsissi.datasets.label_store import LabelStore, LabelWriteError
 from mmsissi.datasets.transforms import SeamlessSynth
 from .label_update import (UPDATE_POLICIES, check_merge_cfg, merge_all,
                            split_new)
 from .utils import (check_ignore_used, check_same_images, get_start_epoch,
-                    target_dataset, unwrap_model, weak_labels)
+                    predict_images, target_dataset, unwrap_model,
+                    weak_labels)
 
 __all__ = ['PseudoLabelHook']
 
@@ -256,33 +256,17 @@ class PseudoLabelHook(Hook):
         ranks: ``{img_id: dict(bboxes, scores)}`` in image pixels."""
         model = self.labelling_model(runner)
         tta = self.build_tta_model(runner, model)
-        was_training = model.training
-        model.eval()
-        rank, world = get_dist_info()
-        local = {}
-        bar = ProgressBar(len(self._loader)) if rank == 0 else None
-        try:
-            for data in self._loader:
-                for ds in tta.test_step(data):
-                    pred = ds.pred_instances
-                    local[int(ds.img_id)] = dict(
-                        bboxes=pred.bboxes.cpu().numpy().astype(np.float32),
-                        scores=pred.scores.cpu().numpy().astype(np.float32))
-                    if 'spreads' in pred:
-                        local[int(ds.img_id)]['spreads'] = \
-                            pred.spreads.cpu().numpy()
-                if bar is not None:
-                    bar.update()
-        finally:
-            model.train(was_training)
-        if bar is not None:
-            print(flush=True)
-        if world > 1:
-            merged = {}
-            for part in all_gather_object(local):
-                merged.update(part)
-            local = merged
-        return local
+
+        def record(pred):
+            out = dict(
+                bboxes=pred.bboxes.cpu().numpy().astype(np.float32),
+                scores=pred.scores.cpu().numpy().astype(np.float32))
+            if 'spreads' in pred:
+                out['spreads'] = pred.spreads.cpu().numpy()
+            return out
+
+        return predict_images(model, tta.test_step, self._loader, record,
+                              progress=True)
 
     def before_train_epoch(self, runner) -> None:
         """Relabel the target set if correction is active."""

@@ -4,13 +4,13 @@ import json
 import os.path as osp
 from typing import Dict, Optional
 
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmdet.registry import HOOKS
 from mmsissi.fileio import atomic_dump_json
-from .utils import unwrap_model
+from .utils import predict_images, unwrap_model
 
 __all__ = ['TeacherLabelsHook']
 
@@ -77,25 +77,13 @@ class TeacherLabelsHook(Hook):
         """``{img_id: dict(bboxes, scores)}`` above ``score_thr``,
         gathered on all ranks."""
         model = unwrap_model(runner)
-        was_training = model.training
-        model.eval()
-        local = {}
-        try:
-            for data in self._loader:
-                for ds in model.test_step(data):
-                    pred = ds.pred_instances
-                    keep = pred.scores >= self.score_thr
-                    local[int(ds.img_id)] = dict(
-                        bboxes=pred.bboxes[keep].cpu().numpy(),
+
+        def record(pred):
+            keep = pred.scores >= self.score_thr
+            return dict(bboxes=pred.bboxes[keep].cpu().numpy(),
                         scores=pred.scores[keep].cpu().numpy())
-        finally:
-            model.train(was_training)
-        if get_dist_info()[1] > 1:
-            merged = {}
-            for part in all_gather_object(local):
-                merged.update(part)
-            local = merged
-        return local
+
+        return predict_images(model, model.test_step, self._loader, record)
 
     def _coco(self, preds: Dict[int, dict]) -> dict:
         """The predictions as a COCO dict on the annotation file's images

@@ -1,15 +1,17 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """Helpers shared by the SISSI hooks (not registered components)."""
-from typing import Dict
+from typing import Callable, Dict, Iterable
 
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
 
 __all__ = [
     'START_KEY', 'CAUSE_KEY', 'target_dataset', 'unwrap_model',
     'get_start_epoch', 'publish_start_epoch', 'check_same_images',
-    'weak_labels'
+    'weak_labels', 'predict_images'
 ]
 
 #: MessageHub key under which a start criterion publishes the start epoch
@@ -145,3 +147,41 @@ def check_ignore_used(model_cfg) -> None:
             'ignore regions need assigners that use them: set '
             + (', '.join(f'{p}.ignore_iof_thr' for p in bad) if bad else
                'an assigner with ignore_iof_thr') + ' > 0 (e.g. 0.5)')
+
+
+def predict_images(model, step: Callable, loader: Iterable,
+                   record: Callable, progress: bool = False) -> Dict[int, dict]:
+    """Predict every image of a dataloader in eval mode and gather the
+    results of all ranks: ``{img_id: record(pred_instances)}``.
+
+    Args:
+        model (nn.Module): The model set to eval for the pass (its training
+            mode is restored afterwards, also on error).
+        step (Callable): ``step(data) -> list[DetDataSample]``, e.g. the
+            model's or a TTA wrapper's ``test_step``.
+        loader (Iterable): The dataloader.
+        record (Callable): Turns a sample's ``pred_instances`` into the
+            dict kept for its image (numpy arrays).
+        progress (bool): Show a progress bar on rank 0 (needs ``len``).
+    """
+    rank, world = get_dist_info()
+    bar = ProgressBar(len(loader)) if progress and rank == 0 else None
+    was_training = model.training
+    model.eval()
+    local = {}
+    try:
+        for data in loader:
+            for ds in step(data):
+                local[int(ds.img_id)] = record(ds.pred_instances)
+            if bar is not None:
+                bar.update()
+    finally:
+        model.train(was_training)
+    if bar is not None:
+        print(flush=True)
+    if world > 1:
+        merged = {}
+        for part in all_gather_object(local):
+            merged.update(part)
+        local = merged
+    return local
