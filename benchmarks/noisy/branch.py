@@ -15,6 +15,8 @@ __all__ = ['read_record', 'make_branch_checkpoint', 'labels_by_epoch',
            'label_quality', 'val_metrics']
 
 START_KEY, CAUSE_KEY = 'sissi/start_epoch', 'sissi/start_cause'
+#: logged training scalars every detector updates each iteration
+_RUNTIME_SCALARS = ('lr', 'time', 'data_time', 'grad_norm', 'loss')
 
 
 def read_record(work, criterion):
@@ -41,7 +43,10 @@ def make_branch_checkpoint(work, criterion, out, restore_best=True,
     a ``SemiBaseDetector`` (the Soft Teacher rows): its weights load into
     both the student and the teacher (mmdet adds the prefixes), and the
     optimizer state is the student's, its lr scaled by the factor
-    (:func:`~.soft_teacher.teacher_student_optimizer`).
+    (:func:`~.soft_teacher.teacher_student_optimizer`), and the detector's
+    logged losses are left out of the MessageHub (the row logs them as
+    ``sup_*`` / ``unsup_*``; resumed, the old names would be printed,
+    unchanged, every iteration).
 
     Returns:
         tuple[int, str]: the start epoch and its cause.
@@ -67,6 +72,10 @@ def make_branch_checkpoint(work, criterion, out, restore_best=True,
         from .soft_teacher import teacher_student_optimizer
         ckpt['optimizer'] = teacher_student_optimizer(
             ckpt['optimizer'], float(teacher_student))
+        scalars = ckpt['message_hub'].get('log_scalars', {})
+        for key in [k for k in scalars if k.startswith('train/')
+                    and k[6:] not in _RUNTIME_SCALARS]:
+            del scalars[key]
     torch.save(ckpt, out + '.tmp')  # atomic: a killed run leaves no half
     os.replace(out + '.tmp', out)
     return epoch, cause

@@ -3,6 +3,7 @@
 benchmark's detector, branched from the supervised run."""
 import csv
 import json
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -206,6 +207,9 @@ def test_soft_teacher_row_trains_from_the_burn_in(tmp_path):
     work = root / 'seed_0' / 'soft_teacher'
     log = open(work / 'train.log').read()
     assert 'resumed epoch: 2' in log and 'unsup_loss_rpn_cls' in log
+    trained = [ln for ln in log.splitlines() if 'Epoch(train) [3]' in ln]
+    assert trained and not any(re.search(r'(?<![a-z_])loss_cls:', ln)
+                               for ln in trained)  # no stale burn-in loss
     store = json.load(open(work / 'labels' / 'epoch_3.json'))
     weak = json.load(open(root / 'data' / 'train_noisy.json'))
     assert store['images'] == weak['images']
