@@ -21,7 +21,8 @@ NAMES = dict(clean='Supervised (clean labels)',
              soft_teacher_lr01='Soft Teacher, lr x 0.1',
              soft_teacher_w1_bn='Soft Teacher, w 1, BN kept',
              soft_teacher_ne='Soft Teacher, BN frozen',
-             soft_teacher_w1_ne='Soft Teacher, w 1, BN frozen')
+             soft_teacher_w1_ne='Soft Teacher, w 1, BN frozen',
+             soft_teacher_w1_ne_t03='Soft Teacher, w 1, BN frozen, thr 0.3')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),

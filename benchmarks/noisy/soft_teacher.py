@@ -79,12 +79,18 @@ SOURCE_RATIO = [1, 2, 1]
 #: Soft Teacher so far, still far below; its teacher's boxes went 740 ->
 #: 1,456 -> 959 and in the last iterations no unlabelled image kept a
 #: pseudo box (``unsup_acc`` 100): a teacher whose scores on the weakly
-#: labelled cells are low trains the student towards background
+#: labelled cells are low trains the student towards background;
+#: ``soft_teacher_w1_ne_t03`` lowers the three pseudo-label thresholds
+#: (and the recorded boxes') to 0.3
 VARIANTS = dict(soft_teacher={}, soft_teacher_w1=dict(unsup_weight=1.0),
                 soft_teacher_lr01=dict(lr_factor=0.1),
                 soft_teacher_w1_bn=dict(unsup_weight=1.0, skip_buffer=True),
                 soft_teacher_ne=dict(norm_eval=True),
-                soft_teacher_w1_ne=dict(unsup_weight=1.0, norm_eval=True))
+                soft_teacher_w1_ne=dict(unsup_weight=1.0, norm_eval=True),
+                soft_teacher_w1_ne_t03=dict(unsup_weight=1.0, norm_eval=True,
+                                            pseudo_thr=0.3))
+_THRESHOLDS = ('pseudo_label_initial_score_thr', 'rpn_pseudo_thr',
+               'cls_pseudo_thr')
 _SEMI_BASE = 'mmdet::_base_/datasets/semi_coco_detection.py'
 _META = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
          'flip', 'flip_direction', 'homography_matrix')
@@ -149,11 +155,14 @@ def soft_teacher_config(cfg, args, labels_loader, row='soft_teacher'):
     detector = cfg.model
     if options.pop('norm_eval', False):
         detector.backbone.norm_eval = True
+    if 'pseudo_thr' in options:
+        options.update(dict.fromkeys(_THRESHOLDS, options.pop('pseudo_thr')))
+    train_cfg = dict(SEMI_TRAIN_CFG, **options)
     cfg.model = dict(
         type='SoftTeacher', detector=detector,
         data_preprocessor=dict(type='MultiBranchDataPreprocessor',
                                data_preprocessor=detector.data_preprocessor),
-        semi_train_cfg=dict(SEMI_TRAIN_CFG, **options),
+        semi_train_cfg=train_cfg,
         semi_test_cfg=dict(predict_on='teacher'))
     target, source = cfg.train_dataloader.dataset.datasets
     unlabelled = copy.deepcopy(target)
@@ -168,7 +177,7 @@ def soft_teacher_config(cfg, args, labels_loader, row='soft_teacher'):
                         if h['type'] not in _CRITERIA] + [
         ema,
         dict(type='TeacherLabelsHook', dataloader=labels_loader,
-             score_thr=SEMI_TRAIN_CFG['cls_pseudo_thr'])]
+             score_thr=train_cfg['cls_pseudo_thr'])]
     return cfg
 
 

@@ -88,6 +88,17 @@ def test_variants_change_only_their_option(built):
     w1_ne = nl.build_config('soft_teacher_w1_ne', args, paths)
     assert w1_ne.model.semi_train_cfg.unsup_weight == 1.0
     assert w1_ne.model.detector.backbone.norm_eval is True
+    t03 = nl.build_config('soft_teacher_w1_ne_t03', args, paths)
+    semi = t03.model.semi_train_cfg
+    assert (semi.pseudo_label_initial_score_thr, semi.rpn_pseudo_thr,
+            semi.cls_pseudo_thr) == (0.3, 0.3, 0.3)
+    assert 'pseudo_thr' not in semi
+    assert {h['type']: h for h in t03.custom_hooks}['TeacherLabelsHook'][
+        'score_thr'] == 0.3
+    for key in ('pseudo_label_initial_score_thr', 'rpn_pseudo_thr',
+                'cls_pseudo_thr'):
+        semi[key] = 0.5
+    assert t03.model.to_dict() == w1_ne.model.to_dict()
 
 
 def test_pipelines_give_each_branch_its_view(built):
