@@ -9,7 +9,8 @@ from mmsissi.evaluation.functional import (adele_start_epoch,
                                            curve_derivative, curve_func,
                                            fit_curve)
 from .start_criterion import StartCriterionHook
-from .utils import check_same_images, target_dataset, unwrap_model
+from .utils import (check_same_images, eval_mode, target_dataset,
+                    unwrap_model)
 
 __all__ = ['ADELEHook', 'curve_func', 'curve_derivative', 'fit_curve',
            'adele_start_epoch']
@@ -109,15 +110,11 @@ class ADELEHook(StartCriterionHook):
                  max_dets=self.max_dets, prefix='adele'))
         metric.dataset_meta = loader.dataset.metainfo
         model = unwrap_model(runner)
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             for data in loader:
                 metric.process(data, [
                     ds.to_dict() for ds in model.test_step(data)
                 ])
-        finally:
-            model.train(was_training)
         return float(metric.evaluate(len(loader.dataset))['adele/weak/AP50'])
 
     # ------------------------------------------------------------ deciding

@@ -1,5 +1,6 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """Helpers shared by the SISSI hooks (not registered components)."""
+from contextlib import contextmanager
 from typing import Callable, Dict, Iterable
 
 import numpy as np
@@ -11,7 +12,7 @@ from mmengine.utils import ProgressBar
 __all__ = [
     'START_KEY', 'CAUSE_KEY', 'target_dataset', 'unwrap_model',
     'get_start_epoch', 'publish_start_epoch', 'check_same_images',
-    'weak_labels', 'predict_images'
+    'weak_labels', 'eval_mode', 'predict_images'
 ]
 
 #: MessageHub key under which a start criterion publishes the start epoch
@@ -149,6 +150,18 @@ def check_ignore_used(model_cfg) -> None:
                'an assigner with ignore_iof_thr') + ' > 0 (e.g. 0.5)')
 
 
+@contextmanager
+def eval_mode(model):
+    """Run the block with ``model`` in eval mode, then put back the mode it
+    had (also when the block raises)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def predict_images(model, step: Callable, loader: Iterable,
                    record: Callable, progress: bool = False) -> Dict[int, dict]:
     """Predict every image of a dataloader in eval mode and gather the
@@ -166,17 +179,13 @@ def predict_images(model, step: Callable, loader: Iterable,
     """
     rank, world = get_dist_info()
     bar = ProgressBar(len(loader)) if progress and rank == 0 else None
-    was_training = model.training
-    model.eval()
     local = {}
-    try:
+    with eval_mode(model):
         for data in loader:
             for ds in step(data):
                 local[int(ds.img_id)] = record(ds.pred_instances)
             if bar is not None:
                 bar.update()
-    finally:
-        model.train(was_training)
     if bar is not None:
         print(flush=True)
     if world > 1:

@@ -10,7 +10,7 @@ from mmengine.hooks import EMAHook
 
 from mmsissi.fileio import atomic_torch_save
 from .start_criterion import StartCriterionHook
-from .utils import unwrap_model
+from .utils import eval_mode, unwrap_model
 
 __all__ = ['ValLossStartHook', 'best_epoch']
 
@@ -103,17 +103,13 @@ class ValLossStartHook(StartCriterionHook):
     def measure(self, runner) -> float:
         """Mean total loss over the validation loader (all ranks)."""
         model = unwrap_model(runner)
-        was_training = model.training
-        model.eval()
         total = torch.zeros(2, dtype=torch.float64)
-        try:
+        with eval_mode(model):
             for data in self._loader:
                 data = model.data_preprocessor(data, True)
                 losses = model._run_forward(data, mode='loss')
                 loss, _ = model.parse_losses(losses)
                 total += torch.tensor([float(loss), 1.0], dtype=torch.float64)
-        finally:
-            model.train(was_training)
         all_reduce(total)
         return float(total[0] / max(total[1], 1))
 
