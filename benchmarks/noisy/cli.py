@@ -19,8 +19,8 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record, val_metrics)
 from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
-                      build_config, check_rows, row_criterion, row_key,
-                      row_restores_best)
+                      build_config, check_rows, from_scratch, refit_base,
+                      row_criterion, row_key, row_restores_best)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -31,7 +31,7 @@ __all__ = ['parse_args', 'run_row', 'all_results', 'main']
 def _train(row, work, cfg, args, seed_dir):
     """Train the row unless its last epoch is there; resume an
     interrupted run; branch a correction row from the supervised run."""
-    start, branches = (None, '-'), row not in SUPERVISED_ROWS
+    start, branches = (None, '-'), not from_scratch(row)
     crit = row_criterion(cfg, row) if branches else None
     if branches:
         start = read_record(osp.join(seed_dir, 'supervised'), crit)
@@ -74,6 +74,18 @@ def _check_settings(work, key):
     atomic_write_text(key, path)
 
 
+def _refit_labels(row, seed_dir, args, paths):
+    """The label file a refit row trains on: the last labels its
+    correction row trained on (that row's run of the same seed)."""
+    base = osp.join(seed_dir, refit_base(row))
+    if not osp.isfile(osp.join(base, 'result.json')):
+        sys.exit(f'error: {row} trains on the labels of {refit_base(row)}, '
+                 f'and {base} has no finished run: add "{refit_base(row)}" '
+                 'to --rows')
+    return labels_by_epoch(base, paths['train_noisy'], args.epochs)[
+        args.epochs]
+
+
 def run_row(row, seed, args, paths, root):
     """Train (or resume) and test one row with one training seed.
 
@@ -83,6 +95,9 @@ def run_row(row, seed, args, paths, root):
     """
     seed_dir = osp.join(root, f'seed_{seed}')
     work = osp.join(seed_dir, row_key(row))
+    if refit_base(row) is not None:
+        paths = dict(paths, train_noisy=_refit_labels(row, seed_dir, args,
+                                                      paths))
     os.makedirs(work, exist_ok=True)
     cfg = build_config(row, args, paths, seed=seed)
     _check_settings(work, hashlib.sha1(cfg.dump().encode()).hexdigest())

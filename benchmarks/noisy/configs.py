@@ -6,8 +6,8 @@ import os.path as osp
 from .soft_teacher import VARIANTS
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
-           'SOFT_TEACHER_ROWS',
-           'build_config', 'row_config', 'row_criterion', 'row_key',
+           'SOFT_TEACHER_ROWS', 'REFIT',
+           'build_config', 'from_scratch', 'refit_base', 'row_config', 'row_criterion', 'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -38,13 +38,36 @@ SOFT_TEACHER_CRITERION = 'ValLossStartHook'
 SOFT_TEACHER_ROWS = tuple(VARIANTS)
 #: where a correction row that is not a Table 1 row is looked for
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
+#: ``refit_<row>``: the Supervised config trained from scratch (same seed)
+#: on the last labels that the correction row ``<row>`` trained on, its
+#: ignore regions honoured: label correction as a labelling step
+REFIT = 'refit_'
+
+
+def refit_base(row):
+    """The correction row whose labels the row ``refit_<row>`` trains on,
+    or None for a row that is not a refit."""
+    if not row.startswith(REFIT) or row == REFIT:
+        return None
+    return row[len(REFIT):]
+
+
+def from_scratch(row):
+    """Whether a row trains from scratch (no branch from supervised)."""
+    return row in SUPERVISED_ROWS or refit_base(row) is not None
 
 
 def row_config(row):
     """The config file of a row: the Table 1 config of the fixed rows,
     else ``configs/sissi[/levers]/<row>.py`` or a path to any config
     whose hooks start correction with a criterion (e.g. a lever)."""
-    if row in SUPERVISED_ROWS or row in SOFT_TEACHER_ROWS:
+    base = refit_base(row)
+    if base is not None:
+        if from_scratch(base) or base in SOFT_TEACHER_ROWS:
+            raise ValueError(f'row {row!r}: {base!r} makes no labels to '
+                             'refit on (give a correction row)')
+        row_config(base)
+    if from_scratch(row) or row in SOFT_TEACHER_ROWS:
         return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
     if row in BRANCH:
         return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
@@ -91,16 +114,20 @@ def row_key(row):
 
 def row_name(row):
     """The printed name of a row."""
+    if refit_base(row) is not None:
+        return f'Refit: {row_name(refit_base(row))}'
     return NAMES.get(row, row_key(row))
 
 
 def check_rows(rows):
     """The rows in run order (the fixed rows in :data:`ROWS` order, then
-    the others as given); a clear ValueError for an unknown one."""
+    the others as given, refits last: after the rows they refit on); a
+    clear ValueError for an unknown one."""
     for r in rows:
         row_config(r)
-    return [r for r in ROWS if r in rows] + [r for r in rows
-                                             if r not in ROWS]
+    others = [r for r in rows if r not in ROWS]
+    return [r for r in ROWS if r in rows] + sorted(
+        others, key=lambda r: refit_base(r) is not None)
 
 
 def _dataset(ann, prefix, cat_map, pipeline, **kw):
@@ -187,7 +214,11 @@ def _set_hooks(cfg, row, args, loaders):
     """The supervised run records both criteria; the correction rows keep
     their config's hooks, with this benchmark's loaders, patience and
     cap."""
-    if row in SUPERVISED_ROWS:
+    if refit_base(row) is not None:
+        cfg.custom_hooks = []
+        for stage in ('rpn', 'rcnn'):  # the labels' ignore regions
+            cfg.model.train_cfg[stage].assigner.ignore_iof_thr = 0.5
+    elif row in SUPERVISED_ROWS:
         cfg.custom_hooks = [] if row == 'clean' else [
             dict(type='ValLossStartHook', record_only=True),
             dict(type='ADELEHook', threshold=0.9, record_only=True)]

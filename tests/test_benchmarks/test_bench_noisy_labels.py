@@ -140,8 +140,8 @@ def test_end_to_end_every_row(tmp_path, demo_data):
     run records both criteria, the correction rows resume from it at their
     start and relabel from then on, and the CSVs / PNG are written."""
     cmd = [sys.executable, 'benchmarks/noisy_labels.py',
-           '--rows', 'clean', 'supervised', 'baseline', 'a_sissi_s',
-           *bench_argv(demo_data, tmp_path / 'bench', ('4', '2', '3')),
+           '--rows', 'clean', 'supervised', 'refit_baseline', 'baseline',
+           'a_sissi_s', *bench_argv(demo_data, tmp_path / 'bench', ('4', '2', '3')),
            '--crop', '128', '--epochs', '3', '--iters-per-epoch', '2',
            '--max-start-epoch', '2', '--patience', '1', '--warmup-epochs',
            '0', '--warmup-iters', '2']
@@ -152,15 +152,16 @@ def test_end_to_end_every_row(tmp_path, demo_data):
         root / 'results.csv'))}
     assert {row['seed'] for row in res.values()} == {'0'}
     top, root = root, root / 'seed_0'
-    assert list(res) == ['clean', 'supervised', 'baseline', 'a_sissi_s']
+    assert list(res) == ['clean', 'supervised', 'baseline', 'a_sissi_s',
+                         'refit_baseline']
     assert res['baseline']['start'] == res['a_sissi_s']['start'] == '2'
-    assert res['clean']['start'] == ''
+    assert res['clean']['start'] == res['refit_baseline']['start'] == ''
     for row in res.values():
         for k in ('AP50', 'AP75', 'AP', 'AR'):
             assert 0 <= float(row[k]) <= 1
     labels = list(csv.DictReader(open(top / 'labels.csv')))
     by = {(r['row'], int(r['epoch'])): r for r in labels}
-    assert len(labels) == 4 * 4  # epochs 0..3 per row
+    assert len(labels) == 5 * 4  # epochs 0..3 per row
     assert float(by[('clean', 3)]['recall']) == 1.0
     noisy = by[('supervised', 0)]
     assert 0 < float(noisy['recall']) < 1  # cells were dropped
@@ -174,6 +175,13 @@ def test_end_to_end_every_row(tmp_path, demo_data):
         log = open(root / row / 'train.log').read()
         assert 'Resuming' in log or 'resumed' in log.lower()
         assert 'PseudoLabelHook: epoch 3 labels' in log
+    # the refit trains from scratch on the baseline's last labels
+    refit = open(root / 'refit_baseline' / 'config.py').read()
+    assert str(root / 'baseline' / 'labels' / 'epoch_3.json') in refit
+    assert 'from scratch' in r.stdout.split('[seed_0/refit_baseline]')[1]
+    for e in range(4):
+        assert by[('refit_baseline', e)]['num_boxes'] == \
+            by[('baseline', 3)]['num_boxes']
     assert "synthesize='strong'" in open(root / 'a_sissi_s' /
                                          'config.py').read()
     png = open(top / 'label_recall.png', 'rb').read(8)
