@@ -54,34 +54,20 @@ EMA = dict(type='MeanTeacherHook', momentum=0.004, interval=1,
            skip_buffer=False)
 #: labelled target : source : unlabelled target images per batch
 SOURCE_RATIO = [1, 2, 1]
-#: the rows: ``soft_teacher`` with the settings above, and two variants to
-#: choose from on the validation split (at the benchmark's lr 0.02 the
-#: first one diverged in its first epoch on Usiigaci, quick, seed 0: the
-#: unsupervised classification loss rose to 46, a failure users of mmdet
-#: report too, mmdet's recipe being lr 0.01 for batches of 40 images):
-#: ``unsup_weight`` 1 instead of 4, or the lr x 0.1 from the branch on;
-#: both stayed stable and still collapsed (test AP50 0.3 / 0.5): the
-#: student's BatchNorm statistics, updated by single strong-augmented
-#: unlabelled images, reach the teacher through ``skip_buffer=False``, so
-#: ``soft_teacher_w1_bn`` keeps mmdet's default (teacher BatchNorm buffers
-#: left as at the branch) with ``unsup_weight`` 1
-#: (it collapsed too, test AP50 0.1). mmdet's ``SoftTeacher`` never puts
-#: its teacher in eval mode: the runner's ``model.train()`` reaches it, so
-#: with a trainable BatchNorm (``norm_eval=False`` here, ``True`` in
-#: mmdet's recipe) the teacher labels with the statistics of its one
-#: unlabelled image, not those the burn-in trained with (batches mixing
-#: target and source), and the student's unlabelled pass does the same.
-#: ``soft_teacher_ne`` and ``soft_teacher_w1_ne`` freeze the backbone's
-#: BatchNorm statistics from the branch on (``norm_eval=True``, as mmdet).
-#: Measured (Usiigaci, quick, seed 0, test AP50 against Supervised's
-#: 23.3): ``_ne`` diverged (the teacher's boxes >= 0.5 went 740 -> 2,608,
-#: P 0.04), ``_w1_ne`` stayed stable and reached 6.7 (val 8.2), the best
-#: Soft Teacher so far, still far below; its teacher's boxes went 740 ->
-#: 1,456 -> 959 and in the last iterations no unlabelled image kept a
-#: pseudo box (``unsup_acc`` 100): a teacher whose scores on the weakly
-#: labelled cells are low trains the student towards background;
-#: ``soft_teacher_w1_ne_t03`` lowers the three pseudo-label thresholds
-#: (and the recorded boxes') to 0.3
+#: the rows: ``soft_teacher`` with the settings above, and variants to
+#: choose from on the validation split (their results: README, "Noisy-label
+#: benchmark: results"):
+#: - ``_w1``: ``unsup_weight`` 1 instead of 4 (at the benchmark's lr 0.02
+#:   the default diverged, as users of mmdet report; mmdet's recipe is
+#:   lr 0.01 for batches of 40 images); ``_lr01``: lr x 0.1 from the branch;
+#: - ``_bn``: mmdet's ``skip_buffer=True`` (the teacher's BatchNorm
+#:   buffers stay as at the branch);
+#: - ``_ne``: the backbone's BatchNorm statistics frozen from the branch on
+#:   (``norm_eval=True``, as in mmdet's recipe). mmdet's ``SoftTeacher``
+#:   never puts its teacher in eval mode, so with a trainable BatchNorm
+#:   the teacher labels with the statistics of its one unlabelled image;
+#: - ``_t03``: the three pseudo-label thresholds (and the recorded
+#:   boxes') at 0.3 instead of 0.5.
 VARIANTS = dict(soft_teacher={}, soft_teacher_w1=dict(unsup_weight=1.0),
                 soft_teacher_lr01=dict(lr_factor=0.1),
                 soft_teacher_w1_bn=dict(unsup_weight=1.0, skip_buffer=True),
