@@ -38,9 +38,9 @@ SOFT_TEACHER_CRITERION = 'ValLossStartHook'
 SOFT_TEACHER_ROWS = tuple(VARIANTS)
 #: where a correction row that is not a Table 1 row is looked for
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
-#: ``refit_<row>``: the Supervised config trained from scratch (same seed)
-#: on the last labels that the correction row ``<row>`` trained on, its
-#: ignore regions honoured: label correction as a labelling step
+#: ``refit_<row>``: ``configs/sissi/refit.py`` (Supervised with the ignore
+#: regions honoured) trained from scratch (same seed) on the last labels
+#: that the correction row ``<row>`` trained on
 REFIT = 'refit_'
 
 
@@ -67,7 +67,8 @@ def row_config(row):
             raise ValueError(f'row {row!r}: {base!r} makes no labels to '
                              'refit on (give a correction row)')
         row_config(base)
-    if from_scratch(row) or row in SOFT_TEACHER_ROWS:
+        return osp.join(REPO, 'configs', 'sissi', 'refit.py')
+    if row in SUPERVISED_ROWS or row in SOFT_TEACHER_ROWS:
         return osp.join(REPO, 'configs', 'sissi', 'supervised.py')
     if row in BRANCH:
         return osp.join(REPO, 'configs', 'sissi', f'{BRANCH[row][0]}.py')
@@ -216,8 +217,6 @@ def _set_hooks(cfg, row, args, loaders):
     cap."""
     if refit_base(row) is not None:
         cfg.custom_hooks = []
-        for stage in ('rpn', 'rcnn'):  # the labels' ignore regions
-            cfg.model.train_cfg[stage].assigner.ignore_iof_thr = 0.5
     elif row in SUPERVISED_ROWS:
         cfg.custom_hooks = [] if row == 'clean' else [
             dict(type='ValLossStartHook', record_only=True),
