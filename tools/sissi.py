@@ -11,6 +11,9 @@ for all of them.
            --cpu-scale, --cfg-options passed through)
   count    tools/count.py with the trained checkpoint on a folder of images
   run      prepare + train (+ count with --count DIR)
+  refit    train a fresh detector on the labels the run corrected
+           (configs/sissi/refit.py) in <work-dir>/refit; count with
+           --work-dir <work-dir>/refit
 
 Example:
   python tools/sissi.py run my_data/target --source-masks my_data/cellpose \\
@@ -27,6 +30,7 @@ sys.path.insert(0, REPO)
 from mmsissi.apis.own_data import OwnDataError  # noqa: E402
 from mmsissi.apis.own_data.prepare import (prepare_own_data,  # noqa: E402
                                            read_state, update_state)
+from mmsissi.apis.own_data.refit import prepare_refit  # noqa: E402
 from mmsissi.utils.cli import warnings_as_messages  # noqa: E402
 
 #: the default row: the recommended one of the correction issue (#16)
@@ -98,13 +102,17 @@ def parse_args(argv=None):
         epilog=__doc__.split('\n', 1)[1])
     sub = parser.add_subparsers(dest='step', required=True)
     steps = {s: sub.add_parser(s) for s in ('prepare', 'train', 'count',
-                                            'run')}
+                                            'run', 'refit')}
     for p in steps.values():
         p.add_argument('--work-dir', required=True)
     for s in ('prepare', 'run'):
         _add_prepare_args(steps[s])
-    for s in ('train', 'run'):
+    for s in ('train', 'run', 'refit'):
         _add_train_args(steps[s])
+    steps['refit'].add_argument('--labels', help='label file to train on '
+                                '(default: the last corrected labels)')
+    steps['refit'].add_argument('--out-dir', help='the refit\'s work dir '
+                                '(default: <work-dir>/refit)')
     steps['count'].add_argument('images', help='folder of images to count')
     steps['run'].add_argument('--count', metavar='DIR', help='count the '
                               'cells of this folder after training')
@@ -163,6 +171,15 @@ def count(args, images):
     return _tool(cmd)
 
 
+def refit(args):
+    """Write the refit's work dir, then train it (the train options as
+    for ``train``)."""
+    out = osp.abspath(args.out_dir or osp.join(args.work_dir, 'refit'))
+    prepare_refit(args.work_dir, out, args.labels)
+    args.work_dir = out
+    return train(args)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -173,6 +190,8 @@ def main(argv=None):
                 return train(args)
             if args.step == 'count':
                 return count(args, args.images)
+            if args.step == 'refit':
+                return refit(args)
             if args.launcher != 'none':
                 raise OwnDataError(
                     'run with a launcher would prepare on every process: '

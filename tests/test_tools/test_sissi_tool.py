@@ -18,8 +18,10 @@ from mmengine.config import Config
 
 from mmsissi.apis.own_data import (OwnDataError, check_image_folder,
                                    check_reader, hook_roles, source_boxes)
-from mmsissi.apis.own_data.prepare import (CONFIG_NAME, WEAK_NAME,
-                                           prepare_own_data)
+from mmsissi.apis.own_data.prepare import (CONFIG_NAME, STATE_NAME,
+                                           WEAK_NAME, prepare_own_data)
+from mmsissi.apis.own_data.refit import prepare_refit
+from mmsissi.datasets.label_store import LabelStore
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = sorted(glob.glob(osp.join(REPO, 'configs', 'sissi', '*.py')) +
@@ -163,6 +165,40 @@ def test_prepare_keeps_weak_labels_and_checks_before_writing(
     assert cfg.val_dataloader is None and cfg.val_cfg is None
 
 
+def test_refit_trains_from_scratch_on_the_corrected_labels(
+        tmp_path, demo_data):
+    work = tmp_path / 'w'
+    t = demo_data / 'target'
+    state = prepare_own_data(
+        str(work), osp.join(REPO, 'configs', 'sissi', 'sissi_merge.py'),
+        str(t / 'train'), source_masks=_instances(str(tmp_path / 'src')),
+        test_images=str(t / 'test'),
+        readers=dict(alice=str(t / 'test_manual.json')))
+    with pytest.raises(OwnDataError, match='no corrected labels'):
+        prepare_refit(str(work))
+    weak = json.load(open(state['weak_labels']))
+    store = LabelStore(str(work / 'labels'))
+    boxes = {i['id']: np.array([[1., 1., 9., 9.]]) for i in weak['images']}
+    store.write(3, weak['images'], boxes)
+    last = store.write(4, weak['images'], boxes)
+    refit = prepare_refit(str(work))
+    assert refit['refit_labels'] == last and refit['refit_of'] == str(work)
+    assert json.load(open(work / 'refit' / STATE_NAME)) == refit
+    cfg = Config.fromfile(refit['config'])
+    assert cfg.train_dataloader.dataset.datasets[0].ann_file == last
+    assert cfg.train_dataloader.dataset.datasets[1].ann_file == \
+        state['source']['train']
+    assert cfg.get('custom_hooks', []) == [] and 'labels' not in \
+        osp.dirname(refit['config'])  # the refit's own config folder
+    assert cfg.model.train_cfg.rcnn.assigner.ignore_iof_thr == 0.5
+    assert dict(cfg.test_evaluator.readers) == state['readers']
+    old = dict(state)
+    old.pop('data')  # a work dir of an older mmsissi
+    (work / STATE_NAME).write_text(json.dumps(old))
+    with pytest.raises(OwnDataError, match='prepare` again'):
+        prepare_refit(str(work))
+
+
 @pytest.mark.slow
 def test_run_end_to_end_on_demo_data(tmp_path, demo_data):
     """prepare + train (CPU scale, correction starting after epoch 1) +
@@ -197,3 +233,18 @@ def test_run_end_to_end_on_demo_data(tmp_path, demo_data):
         rows = list(csv.DictReader(f))
     assert sorted(r['image'] for r in rows) == sorted(
         os.listdir(t / 'test'))
+    # a fresh detector on the corrected labels, counted from its work dir
+    tool = [sys.executable, osp.join(REPO, 'tools', 'sissi.py')]
+    r = subprocess.run(tool + [
+        'refit', '--work-dir', str(work), '--cpu-scale', '--cfg-options',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    refit = work / 'refit'
+    assert (refit / 'epoch_1.pth').is_file()
+    assert f'trains on {work / "labels" / index["file"]}' in r.stdout
+    r = subprocess.run(tool + ['count', str(t / 'test'), '--work-dir',
+                               str(refit)], cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (refit / 'counts' / 'counts.csv').is_file()

@@ -146,7 +146,8 @@ def prepare_own_data(work_dir: str,
                        readers, test_images)
     state = dict(config=path, row=osp.abspath(row_config),
                  weak_labels=weak, weak_label_metrics=weak_metrics,
-                 source=src, readers=readers)
+                 source=src, readers=readers, data=data,
+                 test_images=test_images and osp.abspath(test_images))
     atomic_dump_json(state, osp.join(work_dir, STATE_NAME))
     print(f'config: {path} (row {osp.basename(row_config)}); source '
           f'{src["train"]} / {src["val"]}', flush=True)
