@@ -169,7 +169,9 @@ def _parser(preset):
     p.add_argument('--rows', nargs='+', default=ROWS[:4],
                    help=f'rows: {", ".join(ROWS)}, or any correction config '
                    '(configs/sissi[/levers]/NAME.py or a path) whose start '
-                   'criterion branches from the supervised run')
+                   'criterion branches from the supervised run, or '
+                   'refit_<row>: configs/sissi/refit.py from scratch on the '
+                   'last labels of that row')
     p.add_argument('--seeds', type=int, nargs='+', default=None,
                    help='training seeds, each row runs once per seed '
                    '(default: --seed)')
