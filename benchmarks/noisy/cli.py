@@ -77,11 +77,11 @@ def _check_settings(work, key):
 def _refit_labels(row, seed_dir, args, paths):
     """The label file a refit row trains on: the last labels its
     correction row trained on (that row's run of the same seed)."""
-    base = osp.join(seed_dir, refit_base(row))
+    name = refit_base(row)
+    base = osp.join(seed_dir, name)
     if not osp.isfile(osp.join(base, 'result.json')):
-        sys.exit(f'error: {row} trains on the labels of {refit_base(row)}, '
-                 f'and {base} has no finished run: add "{refit_base(row)}" '
-                 'to --rows')
+        sys.exit(f'error: {row} trains on the labels of {name}, and {base} '
+                 f'has no finished run: add "{name}" to --rows')
     return labels_by_epoch(base, paths['train_noisy'], args.epochs)[
         args.epochs]
 

@@ -6,8 +6,8 @@ import os.path as osp
 from .soft_teacher import VARIANTS
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
-           'SOFT_TEACHER_ROWS', 'REFIT',
-           'build_config', 'from_scratch', 'refit_base', 'row_config', 'row_criterion', 'row_key',
+           'SOFT_TEACHER_ROWS', 'REFIT', 'build_config', 'from_scratch',
+           'refit_base', 'row_config', 'row_criterion', 'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

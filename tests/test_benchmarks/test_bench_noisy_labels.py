@@ -141,7 +141,8 @@ def test_end_to_end_every_row(tmp_path, demo_data):
     start and relabel from then on, and the CSVs / PNG are written."""
     cmd = [sys.executable, 'benchmarks/noisy_labels.py',
            '--rows', 'clean', 'supervised', 'refit_baseline', 'baseline',
-           'a_sissi_s', *bench_argv(demo_data, tmp_path / 'bench', ('4', '2', '3')),
+           'a_sissi_s',
+           *bench_argv(demo_data, tmp_path / 'bench', ('4', '2', '3')),
            '--crop', '128', '--epochs', '3', '--iters-per-epoch', '2',
            '--max-start-epoch', '2', '--patience', '1', '--warmup-epochs',
            '0', '--warmup-iters', '2']
