@@ -10,7 +10,8 @@ for all of them.
   train    tools/train.py on that config (--resume, --launcher, --amp,
            --cpu-scale, --cfg-options passed through)
   count    tools/count.py with the trained checkpoint on a folder of images
-  run      prepare + train (+ count with --count DIR)
+  run      prepare + train (+ refit with --refit) (+ count with --count
+           DIR, from the refit when there is one)
   refit    train a fresh detector on the labels the run corrected
            (configs/sissi/refit.py) in <work-dir>/refit; count with
            --work-dir <work-dir>/refit
@@ -113,6 +114,13 @@ def parse_args(argv=None):
                                 '(default: the last corrected labels)')
     steps['refit'].add_argument('--out-dir', help='the refit\'s work dir '
                                 '(default: <work-dir>/refit)')
+    steps['run'].add_argument(
+        '--refit', action=argparse.BooleanOptionalAction, default=False,
+        help='after training, train a fresh detector on the corrected '
+        'labels in <work-dir>/refit (the refit step) and count with it')
+    steps['run'].add_argument(
+        '--refit-cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+        help='for the refit only, after the --cfg-options that apply to it')
     steps['count'].add_argument('images', help='folder of images to count')
     steps['run'].add_argument('--count', metavar='DIR', help='count the '
                               'cells of this folder after training')
@@ -180,6 +188,38 @@ def refit(args):
     return train(args)
 
 
+def _refit_options(options, extra):
+    """The ``--cfg-options`` of a ``run`` that apply to its refit: all
+    but those of the correction hooks (the refit has none), then
+    ``extra``."""
+    kept = [o for o in options or [] if not o.startswith('custom_hooks')]
+    dropped = sorted(set(options or []) - set(kept))
+    if dropped:
+        print('not passed to the refit (it has no correction hooks): ' +
+              ' '.join(dropped), flush=True)
+    return kept + list(extra) or None
+
+
+def run(args):
+    """prepare + train (+ refit) (+ count, with the refit if any)."""
+    if args.launcher != 'none':
+        raise OwnDataError(
+            'run with a launcher would prepare on every process: '
+            'run `tools/sissi.py prepare` once, then launch '
+            '`tools/sissi.py train --launcher ...`')
+    rc = prepare(args) or train(args)
+    if rc == 0 and args.refit:
+        args.out_dir, args.labels = None, None
+        if args.resume != 'auto':  # a checkpoint of the first training
+            args.resume = None
+        args.cfg_options = _refit_options(args.cfg_options,
+                                          args.refit_cfg_options)
+        rc = refit(args)  # args.work_dir is the refit's from here on
+    if rc == 0 and args.count:
+        rc = count(args, args.count)
+    return rc
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -192,15 +232,7 @@ def main(argv=None):
                 return count(args, args.images)
             if args.step == 'refit':
                 return refit(args)
-            if args.launcher != 'none':
-                raise OwnDataError(
-                    'run with a launcher would prepare on every process: '
-                    'run `tools/sissi.py prepare` once, then launch '
-                    '`tools/sissi.py train --launcher ...`')
-            rc = prepare(args) or train(args)
-            if rc == 0 and args.count:
-                rc = count(args, args.count)
-            return rc
+            return run(args)
     except OwnDataError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
