@@ -19,8 +19,8 @@ from mmsissi.fileio import atomic_dump_json, atomic_write_text
 from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record, val_metrics)
 from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
-                      build_config, check_rows, from_scratch, refit_base,
-                      row_criterion, row_key, row_restores_best)
+                      build_config, check_rows, correction_row, from_scratch,
+                      refit_base, row_criterion, row_key, row_restores_best)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -76,14 +76,38 @@ def _check_settings(work, key):
 
 def _refit_labels(row, seed_dir, args, paths):
     """The label file a refit row trains on: the last labels its
-    correction row trained on (that row's run of the same seed)."""
+    correction row trained on (that row's run of the same seed); for a
+    refit of a refit, the labels of its relabelling pass (made in
+    :func:`_relabel`, in the row's work dir)."""
     name = refit_base(row)
     base = osp.join(seed_dir, name)
     if not osp.isfile(osp.join(base, 'result.json')):
         sys.exit(f'error: {row} trains on the labels of {name}, and {base} '
                  f'has no finished run: add "{name}" to --rows')
+    if refit_base(name) is not None:
+        return osp.join(seed_dir, row_key(row), 'relabel', 'labels',
+                        'epoch_1.json')
     return labels_by_epoch(base, paths['train_noisy'], args.epochs)[
         args.epochs]
+
+
+def _relabel(row, seed, args, paths, seed_dir, labels):
+    """Write ``labels`` for a refit of a refit row unless written: one
+    pass of the correction row's ``PseudoLabelHook`` (its update policy,
+    against the initial labels of ``paths``) with the final weights of
+    the refit it follows (``tools/relabel.py``)."""
+    if labels is None or osp.isfile(labels):
+        return
+    rel = osp.dirname(osp.dirname(labels))
+    os.makedirs(rel, exist_ok=True)
+    cfg = build_config(correction_row(row), args, paths, seed=seed)
+    cfg_path = osp.join(rel, 'config.py')
+    cfg.dump(cfg_path)
+    ckpt = osp.join(seed_dir, refit_base(row), f'epoch_{args.epochs}.pth')
+    print(f'[{osp.basename(seed_dir)}/{row_key(row)}] relabelling with '
+          f'{ckpt} -> {rel}/relabel.log', flush=True)
+    run_tool(['tools/relabel.py', cfg_path, ckpt, '--work-dir', rel],
+             osp.join(rel, 'relabel.log'))
 
 
 def run_row(row, seed, args, paths, root):
@@ -95,9 +119,12 @@ def run_row(row, seed, args, paths, root):
     """
     seed_dir = osp.join(root, f'seed_{seed}')
     work = osp.join(seed_dir, row_key(row))
+    initial_paths, relabelled = paths, None
     if refit_base(row) is not None:
         paths = dict(paths, train_noisy=_refit_labels(row, seed_dir, args,
                                                       paths))
+        if refit_base(refit_base(row)) is not None:
+            relabelled = paths['train_noisy']
     os.makedirs(work, exist_ok=True)
     cfg = build_config(row, args, paths, seed=seed)
     _check_settings(work, hashlib.sha1(cfg.dump().encode()).hexdigest())
@@ -107,6 +134,7 @@ def run_row(row, seed, args, paths, root):
               flush=True)
         return load_result(done)
     t0 = time.time()
+    _relabel(row, seed, args, initial_paths, seed_dir, relabelled)
     start, how = _train(row, work, cfg, args, seed_dir)
     print(f'[seed_{seed}/{row_key(row)}] testing on the clean test split',
           flush=True)
@@ -171,7 +199,9 @@ def _parser(preset):
                    '(configs/sissi[/levers]/NAME.py or a path) whose start '
                    'criterion branches from the supervised run, or '
                    'refit_<row>: configs/sissi/refit.py from scratch on the '
-                   'last labels of that row')
+                   'last labels of that row, refit_refit_<row>: the same on '
+                   'the labels <row>\'s config makes with refit_<row>\'s '
+                   'weights (tools/relabel.py)')
     p.add_argument('--seeds', type=int, nargs='+', default=None,
                    help='training seeds, each row runs once per seed '
                    '(default: --seed)')

@@ -7,7 +7,8 @@ from .soft_teacher import VARIANTS
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
            'SOFT_TEACHER_ROWS', 'REFIT', 'build_config', 'from_scratch',
-           'refit_base', 'row_config', 'row_criterion', 'row_key',
+           'refit_base', 'correction_row', 'row_config', 'row_criterion',
+           'row_key',
            'row_name', 'row_restores_best', 'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -40,7 +41,9 @@ SOFT_TEACHER_ROWS = tuple(VARIANTS)
 ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
 #: ``refit_<row>``: ``configs/sissi/refit.py`` (Supervised with the ignore
 #: regions honoured) trained from scratch (same seed) on the last labels
-#: that the correction row ``<row>`` trained on
+#: that the correction row ``<row>`` trained on; ``refit_refit_<row>``: the
+#: same on the labels that ``<row>``'s config makes in one relabelling pass
+#: with the weights of ``refit_<row>`` (``tools/relabel.py``), and so on
 REFIT = 'refit_'
 
 
@@ -50,6 +53,14 @@ def refit_base(row):
     if not row.startswith(REFIT) or row == REFIT:
         return None
     return row[len(REFIT):]
+
+
+def correction_row(row):
+    """The correction row at the root of a (repeated) refit row: the row
+    itself for any other."""
+    while refit_base(row) is not None:
+        row = refit_base(row)
+    return row
 
 
 def from_scratch(row):
@@ -63,7 +74,8 @@ def row_config(row):
     whose hooks start correction with a criterion (e.g. a lever)."""
     base = refit_base(row)
     if base is not None:
-        if from_scratch(base) or base in SOFT_TEACHER_ROWS:
+        if refit_base(base) is None and (
+                from_scratch(base) or base in SOFT_TEACHER_ROWS):
             raise ValueError(f'row {row!r}: {base!r} makes no labels to '
                              'refit on (give a correction row)')
         row_config(base)
@@ -116,19 +128,23 @@ def row_key(row):
 def row_name(row):
     """The printed name of a row."""
     if refit_base(row) is not None:
-        return f'Refit: {row_name(refit_base(row))}'
+        rounds = len(row) - len(correction_row(row))
+        rounds //= len(REFIT)
+        return (f'Refit: {row_name(correction_row(row))}' if rounds == 1
+                else f'Refit x{rounds}: {row_name(correction_row(row))}')
     return NAMES.get(row, row_key(row))
 
 
 def check_rows(rows):
     """The rows in run order (the fixed rows in :data:`ROWS` order, then
-    the others as given, refits last: after the rows they refit on); a
+    the others as given, refits last, in rounds: after the rows they
+    refit on); a
     clear ValueError for an unknown one."""
     for r in rows:
         row_config(r)
     others = [r for r in rows if r not in ROWS]
     return [r for r in ROWS if r in rows] + sorted(
-        others, key=lambda r: refit_base(r) is not None)
+        others, key=lambda r: len(r) - len(correction_row(r)))
 
 
 def _dataset(ann, prefix, cat_map, pipeline, **kw):
