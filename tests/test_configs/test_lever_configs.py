@@ -30,11 +30,15 @@ LEVERS = {
     'sissi_merge_refine': ('sissi_merge', dict(
         update='merge', ignore_band=(0.2, 0.5), merge_cfg=dict(
             match_iou=0.4, add_score=0.2, refine=1.0)), True),
+    'sissi_merge_refine_calib': ('sissi_merge', dict(
+        update='merge', ignore_band=(0.2, 0.5), merge_cfg=dict(
+            match_iou=0.4, add_score=0.2, refine=1.0, calibrate=True)),
+        True),
 }
 
 #: levers whose start keeps the trained weights (no rewind)
 NO_REWIND = ('baseline_norewind', 'baseline_merge_band_norewind',
-             'sissi_merge_refine')
+             'sissi_merge_refine', 'sissi_merge_refine_calib')
 
 
 def _hook(cfg):

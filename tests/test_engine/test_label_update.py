@@ -104,3 +104,43 @@ def test_merge_in_a_real_run(tmp_path, demo_data):
     assert added > 0
     log = open(next(tmp_path.glob('*/*.log'))).read()
     assert 'merge: ' in log and f'{added} added' in log
+
+
+def _cells(n, rng, size=20.0):
+    xy = rng.uniform(0, 400, (n, 2)).astype(np.float32)
+    return np.concatenate([xy, xy + size], 1)
+
+
+def test_calibrate_removes_the_detectors_size_bias():
+    """Fused boxes 10 % too small in width and 20 % in height around
+    jittered but unbiased initial boxes: the bias is measured on the
+    matched pairs and removed from refined and added boxes alike."""
+    from mmsissi.engine.hooks.label_update import (merge_all,
+                                                   rescale_boxes, size_bias)
+    rng = np.random.default_rng(0)
+    truth = {k: _cells(12, rng) for k in range(4)}
+    initial = {k: rescale_boxes(b[:8], *rng.normal(0, 0.05, 2))
+               for k, b in truth.items()}  # 4 cells per image missing
+    fused = {k: rescale_boxes(b, np.log(0.9), np.log(0.8))
+             for k, b in truth.items()}
+    scores = {k: np.full(len(b), 0.9, np.float32) for k, b in fused.items()}
+    log_w, log_h, n = size_bias(initial, fused)
+    assert n >= 30
+    assert abs(log_w - np.log(0.9)) < 0.03
+    assert abs(log_h - np.log(0.8)) < 0.03
+    cfg = check_merge_cfg(dict(add_score=0.5, calibrate=True))
+    boxes, _, fixed, new, text = merge_all(initial, fused, scores, cfg)
+    assert 'size bias' in text
+    for k in truth:
+        added = boxes[k][fixed[k]:]
+        assert len(added) >= 1
+        wh = added[:, 2:] - added[:, :2]
+        np.testing.assert_allclose(wh.mean(0), [20, 20], rtol=0.05)
+    # off: the added boxes keep the detector's sizes
+    cfg = check_merge_cfg(dict(add_score=0.5))
+    boxes, _, fixed, _, text = merge_all(initial, fused, scores, cfg)
+    wh = boxes[0][fixed[0]:, 2:] - boxes[0][fixed[0]:, :2]
+    np.testing.assert_allclose(wh.mean(0), [18, 16], rtol=1e-4)
+    assert 'size bias' not in text
+    # too few pairs to measure: no correction
+    assert size_bias({0: initial[0][:3]}, {0: fused[0]})[:2] == (0.0, 0.0)
