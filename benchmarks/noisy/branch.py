@@ -96,23 +96,34 @@ def labels_by_epoch(work, initial, epochs):
 
 def label_quality(files, truth):
     """Precision / recall / F1 (IoU 0.5) of each epoch's label file
-    against the clean truth, on the truth's images. Ignore regions
-    (``iscrowd`` boxes) are not labels: they are left out of P / R and
-    counted in ``num_ignore``."""
+    against the clean truth, on the truth's images, and how well the
+    labels are placed: precision / recall at IoU 0.75 (``precision75``,
+    ``recall75``) and the labels' median size bias (``log_w``,
+    ``log_h``: log label / true width and height over the truth boxes'
+    best matches at IoU >= 0.5). Ignore regions (``iscrowd`` boxes) are
+    not labels: they are left out and counted in ``num_ignore``."""
     gt = load_coco_boxes(truth)
     out, cache = {}, {}
     for epoch, path in files.items():
         if path not in cache:
-            pred = load_coco_boxes(path, crowd=False)
-            pred = {k: pred.get(k, np.zeros((0, 4))) for k in gt}
-            ignore = load_coco_boxes(path, crowd=True)
-            cache[path] = dict(evaluate_boxes(pred, gt), num_ignore=sum(
-                len(ignore.get(k, ())) for k in gt))
-        m = cache[path]
-        out[epoch] = dict(num_boxes=m['num_pred'], precision=m['precision'],
-                          recall=m['recall'], f1=m['f1'],
-                          num_ignore=m['num_ignore'])
+            cache[path] = _quality(load_coco_boxes(path, crowd=False),
+                                   load_coco_boxes(path, crowd=True), gt)
+        out[epoch] = dict(cache[path])
     return out
+
+
+def _quality(pred, ignore, gt):
+    from mmsissi.engine.hooks.label_update import size_bias
+    pred = {k: np.asarray(pred.get(k, np.zeros((0, 4))))[:, :4] for k in gt}
+    m, m75 = evaluate_boxes(pred, gt), evaluate_boxes(pred, gt, 0.75)
+    log_w, log_h, n = size_bias(gt, pred, match_iou=0.5, min_pairs=1)
+    if n == 0:
+        log_w = log_h = float('nan')
+    return dict(num_boxes=m['num_pred'], precision=m['precision'],
+                recall=m['recall'], f1=m['f1'],
+                num_ignore=sum(len(ignore.get(k, ())) for k in gt),
+                precision75=m75['precision'], recall75=m75['recall'],
+                log_w=log_w, log_h=log_h)
 
 
 _VAL = re.compile(r'Epoch\(val\).*?coco/clean/AP50: ([0-9.]+)\s+'

@@ -5,7 +5,9 @@
 A result is a dict: ``row``, ``seed``, ``ap`` (test AP50, AP75, AP, AR as
 fractions), ``val`` (the same on the validation split, or None),
 ``start`` (epoch or None), ``cause``, ``seconds`` and
-``labels`` (epoch -> ``num_boxes``, ``precision``, ``recall``, ``f1``).
+``labels`` (epoch -> ``num_boxes``, ``precision``, ``recall``, ``f1``,
+``num_ignore`` and, in results written since, the placement keys of
+:data:`PLACEMENT`).
 """
 import csv
 import math
@@ -82,6 +84,11 @@ def _seed_gap(results, r, metric):
     return gap_recovered(r['ap'][i], ref.get('supervised'), ref.get('clean'))
 
 
+#: how well the labels are placed (:func:`~.branch.label_quality`); blank
+#: in ``labels.csv`` for results written before it was measured
+PLACEMENT = ('precision75', 'recall75', 'log_w', 'log_h')
+
+
 def write_csvs(results, results_csv, labels_csv):
     """``results.csv``: a line per row and seed (test metrics, gap
     recovered against that seed's supervised rows, start, final label
@@ -107,12 +114,13 @@ def write_csvs(results, results_csv, labels_csv):
     with open(labels_csv, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['row', 'seed', 'epoch', 'num_boxes', 'precision',
-                    'recall', 'f1', 'num_ignore'])
+                    'recall', 'f1', 'num_ignore', *PLACEMENT])
         for r in ordered:
             for e, m in sorted(r['labels'].items()):
                 w.writerow([r['row'], r['seed'], e, m['num_boxes'],
                             f'{m["precision"]:.4f}', f'{m["recall"]:.4f}',
-                            f'{m["f1"]:.4f}', m.get('num_ignore', 0)])
+                            f'{m["f1"]:.4f}', m.get('num_ignore', 0)] + [
+                    f'{m[k]:.4f}' if k in m else '' for k in PLACEMENT])
 
 
 def plot(summary, path):

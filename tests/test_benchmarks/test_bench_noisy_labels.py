@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,6 +43,14 @@ def test_label_quality_counts_against_truth(tmp_path):
     assert q[0]['precision'] == pytest.approx(1 / 3)
     assert q[0]['recall'] == pytest.approx(1 / 4)
     assert q[1]['precision'] == q[1]['recall'] == 1.0
+    # placement: the hit (IoU 0.91) also counts at IoU 0.75, and it is
+    # 10 % too tall: the size bias over the truth boxes' matches
+    assert q[0]['precision75'] == pytest.approx(1 / 3)
+    assert q[0]['recall75'] == pytest.approx(1 / 4)
+    assert q[0]['log_w'] == pytest.approx(0.0, abs=1e-6)
+    assert q[0]['log_h'] == pytest.approx(np.log(1.1), rel=1e-5)
+    assert q[1]['log_w'] == q[1]['log_h'] == 0.0
+    assert q[1]['precision75'] == 1.0
 
 
 def test_branch_checkpoint_publishes_the_recorded_start(tmp_path):

@@ -113,15 +113,16 @@ def merge_labels(initial: np.ndarray,
 
 
 def size_bias(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
-              match_iou: float = 0.4) -> Tuple[float, float, int]:
+              match_iou: float = 0.4,
+              min_pairs: int = MIN_PAIRS) -> Tuple[float, float, int]:
     """The fused boxes' size bias relative to the initial labels: the
     median of log(fused width / initial width) and of the heights over
     every initial box's best match (IoU >= ``match_iou``) on all images.
 
     Initial labels that are noisy but unbiased in size (jittered, or
     missing cells) make it the detector's own bias. Returns ``(log_w,
-    log_h, pairs)``; ``(0, 0, pairs)`` from fewer than :data:`MIN_PAIRS`
-    pairs.
+    log_h, pairs)``; ``(0, 0, pairs)`` from fewer than ``min_pairs``
+    (:data:`MIN_PAIRS`) pairs.
     """
     lw, lh = [], []
     for k, fused in boxes.items():
@@ -139,7 +140,7 @@ def size_bias(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
         lw.append(ratio[:, 0])
         lh.append(ratio[:, 1])
     n = int(sum(len(v) for v in lw))
-    if n < MIN_PAIRS:
+    if n < max(1, min_pairs):
         return 0.0, 0.0, n
     return (float(np.median(np.concatenate(lw))),
             float(np.median(np.concatenate(lh))), n)
