@@ -84,6 +84,8 @@ def _seed_gap(results, r, metric):
     return gap_recovered(r['ap'][i], ref.get('supervised'), ref.get('clean'))
 
 
+#: width of the row-name column of the printed tables (names in full)
+NAME = 44
 #: how well the labels are placed (:func:`~.branch.label_quality`); blank
 #: in ``labels.csv`` for results written before it was measured
 PLACEMENT = ('precision75', 'recall75', 'log_w', 'log_h')
@@ -167,7 +169,7 @@ def print_summary(summary):
               'the un-augmented training images at the start of the epoch)')
     print('\nHeld-out clean test split (%): mean [min-max] over seeds; '
           'gap = (row - noisy) / (clean - noisy)')
-    print(f'{"row":<27}{"seeds":>6}' + ''.join(
+    print(f'{"row":<{NAME}}{"seeds":>6}' + ''.join(
         f'{m:>18}' for m in METRICS) + f'{"gap AP":>8}{"gap AR":>8}'
         '  start')
     for row, s in summary.items():
@@ -175,13 +177,13 @@ def print_summary(summary):
             f'{100 * s["mean"][m]:6.1f} [{100 * s["min"][m]:4.1f}-'
             f'{100 * s["max"][m]:4.1f}]' for m in METRICS)
         starts = ','.join('-' if v is None else str(v) for v in s['starts'])
-        print(f'{row_name(row)[:26]:<27}{len(s["seeds"]):>6}{cells}'
+        print(f'{row_name(row):<{NAME}}{len(s["seeds"]):>6}{cells}'
               f'{_pct(s["gap"]["AP"]):>7}%{_pct(s["gap"]["AR"]):>7}%'
               f'  {starts} ({"/".join(s["causes"])})')
     print('\nClean validation split (%, mean over seeds; choose levers on '
           'these, not on the test split)')
-    print(f'{"row":<27}' + ''.join(f'{m:>8}' for m in METRICS))
+    print(f'{"row":<{NAME}}' + ''.join(f'{m:>8}' for m in METRICS))
     for row, s in summary.items():
-        print(f'{row_name(row)[:26]:<27}' + (''.join(
+        print(f'{row_name(row):<{NAME}}' + (''.join(
             f'{100 * s["val"][m]:8.1f}' for m in METRICS) if s['val']
             else f'{"-":>8}'))
