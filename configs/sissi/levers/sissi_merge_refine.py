@@ -7,8 +7,8 @@
 # labels whose boxes are off (jittered, or the labeller's sizes); the
 # refit on its labels is `refit_sissi_merge_refine` in the benchmark.
 # Measured (DSB quick, seed 2): it does not help. The refined boxes shrink
-# round after round with the detector's own size bias (log h -0.026 ->
-# -0.080 against the truth), and the refit on them loses 5 AP against
+# round after round with the detector's own size bias (log h -0.020 ->
+# -0.058 against the truth), and the refit on them loses 5 AP against
 # refit_sissi_merge; sissi_merge_refine_calib.py removes that bias.
 _base_ = '../sissi_merge.py'
 

@@ -5,7 +5,7 @@
 # given labels alone, is divided out of every fused box before it refines
 # an initial box or is added. Without it the refined boxes shrank round
 # after round on DSB (the detectors there, even the clean one, predict
-# nuclei about 4 % too small: log h -0.026 -> -0.080 against the truth in
+# nuclei about 4 % too small: log h -0.020 -> -0.058 against the truth in
 # two rounds), and the refit on them lost 5 AP (README "Results").
 _base_ = '../sissi_merge.py'
 
