@@ -15,30 +15,24 @@ import json
 import os.path as osp
 import sys
 
-import numpy as np
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from benchmarks.noisy.branch import _quality  # noqa: E402
-from mmsissi.weak_labels.boxes import load_coco_boxes  # noqa: E402
+from mmsissi.weak_labels.boxes import (coco_to_boxes,  # noqa: E402
+                                       load_coco_boxes)
 
 
 def _load(path, truth, min_score):
-    """``(labels, ignore)`` by image key of a COCO file or a results
-    list (keys from the truth file's images)."""
+    """``(labels, ignore)`` by image key of a COCO file, or of a results
+    list (a ``test.bbox.json``: its detections of score >= ``min_score``
+    on the truth file's images)."""
     data = json.load(open(path))
     if isinstance(data, dict):
         return (load_coco_boxes(path, crowd=False),
                 load_coco_boxes(path, crowd=True))
-    names = {i['id']: osp.basename(i['file_name'])
-             for i in json.load(open(truth))['images']}
-    out = {}
-    for d in data:
-        if d.get('score', 1.0) >= min_score:
-            x, y, w, h = d['bbox']
-            out.setdefault(names[d['image_id']], []).append(
-                [x, y, x + w, y + h])
-    return {k: np.asarray(v, np.float32) for k, v in out.items()}, {}
+    dets = [d for d in data if d.get('score', 1.0) >= min_score]
+    return coco_to_boxes(dict(images=json.load(open(truth))['images'],
+                              annotations=dets), crowd=False), {}
 
 
 def main(argv=None):

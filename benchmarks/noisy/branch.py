@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from mmsissi.engine.hooks.label_update import size_bias
 from mmsissi.utils import safe_torch_load
 from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes
 
@@ -113,7 +114,8 @@ def label_quality(files, truth):
 
 
 def _quality(pred, ignore, gt):
-    from mmsissi.engine.hooks.label_update import size_bias
+    """:func:`label_quality`'s numbers of one file's labels and ignore
+    regions (by image key) against the truth ``gt``."""
     pred = {k: np.asarray(pred.get(k, np.zeros((0, 4))))[:, :4] for k in gt}
     m, m75 = evaluate_boxes(pred, gt), evaluate_boxes(pred, gt, 0.75)
     log_w, log_h, n = size_bias(gt, pred, match_iou=0.5, min_pairs=1)

@@ -20,7 +20,8 @@ from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
                      read_record, val_metrics)
 from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
                       build_config, check_rows, correction_row, from_scratch,
-                      refit_base, row_criterion, row_key, row_restores_best)
+                      refit_base, refit_rounds, row_criterion, row_key,
+                      row_restores_best)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -84,7 +85,7 @@ def _refit_labels(row, seed_dir, args, paths):
     if not osp.isfile(osp.join(base, 'result.json')):
         sys.exit(f'error: {row} trains on the labels of {name}, and {base} '
                  f'has no finished run: add "{name}" to --rows')
-    if refit_base(name) is not None:
+    if refit_rounds(row) > 1:
         return osp.join(seed_dir, row_key(row), 'relabel', 'labels',
                         'epoch_1.json')
     return labels_by_epoch(base, paths['train_noisy'], args.epochs)[
@@ -92,11 +93,12 @@ def _refit_labels(row, seed_dir, args, paths):
 
 
 def _relabel(row, seed, args, paths, seed_dir, labels):
-    """Write ``labels`` for a refit of a refit row unless written: one
-    pass of the correction row's ``PseudoLabelHook`` (its update policy,
-    against the initial labels of ``paths``) with the final weights of
-    the refit it follows (``tools/relabel.py``)."""
-    if labels is None or osp.isfile(labels):
+    """Write ``labels`` for a refit of a refit row unless written (any
+    other row: nothing to do): one pass of the correction row's
+    ``PseudoLabelHook`` (its update policy, against the initial labels of
+    ``paths``) with the final weights of the refit it follows
+    (``tools/relabel.py``)."""
+    if refit_rounds(row) < 2 or osp.isfile(labels):
         return
     rel = osp.dirname(osp.dirname(labels))
     os.makedirs(rel, exist_ok=True)
@@ -119,12 +121,10 @@ def run_row(row, seed, args, paths, root):
     """
     seed_dir = osp.join(root, f'seed_{seed}')
     work = osp.join(seed_dir, row_key(row))
-    initial_paths, relabelled = paths, None
+    initial_paths = paths
     if refit_base(row) is not None:
         paths = dict(paths, train_noisy=_refit_labels(row, seed_dir, args,
                                                       paths))
-        if refit_base(refit_base(row)) is not None:
-            relabelled = paths['train_noisy']
     os.makedirs(work, exist_ok=True)
     cfg = build_config(row, args, paths, seed=seed)
     _check_settings(work, hashlib.sha1(cfg.dump().encode()).hexdigest())
@@ -134,7 +134,7 @@ def run_row(row, seed, args, paths, root):
               flush=True)
         return load_result(done)
     t0 = time.time()
-    _relabel(row, seed, args, initial_paths, seed_dir, relabelled)
+    _relabel(row, seed, args, initial_paths, seed_dir, paths['train_noisy'])
     start, how = _train(row, work, cfg, args, seed_dir)
     print(f'[seed_{seed}/{row_key(row)}] testing on the clean test split',
           flush=True)

@@ -7,9 +7,9 @@ from .soft_teacher import VARIANTS
 
 __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
            'SOFT_TEACHER_ROWS', 'REFIT', 'build_config', 'from_scratch',
-           'refit_base', 'correction_row', 'row_config', 'row_criterion',
-           'row_key',
-           'row_name', 'row_restores_best', 'check_rows']
+           'refit_base', 'refit_rounds', 'correction_row', 'row_config',
+           'row_criterion', 'row_key', 'row_name', 'row_restores_best',
+           'check_rows']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
@@ -61,6 +61,12 @@ def correction_row(row):
     while refit_base(row) is not None:
         row = refit_base(row)
     return row
+
+
+def refit_rounds(row):
+    """How many refits a row is: 0 for a row that is not a refit, 1 for
+    ``refit_<row>``, 2 for ``refit_refit_<row>``, ..."""
+    return (len(row) - len(correction_row(row))) // len(REFIT)
 
 
 def from_scratch(row):
@@ -128,23 +134,21 @@ def row_key(row):
 def row_name(row):
     """The printed name of a row."""
     if refit_base(row) is not None:
-        rounds = len(row) - len(correction_row(row))
-        rounds //= len(REFIT)
-        return (f'Refit: {row_name(correction_row(row))}' if rounds == 1
-                else f'Refit x{rounds}: {row_name(correction_row(row))}')
+        rounds, base = refit_rounds(row), row_name(correction_row(row))
+        return (f'Refit: {base}' if rounds == 1
+                else f'Refit x{rounds}: {base}')
     return NAMES.get(row, row_key(row))
 
 
 def check_rows(rows):
     """The rows in run order (the fixed rows in :data:`ROWS` order, then
     the others as given, refits last, in rounds: after the rows they
-    refit on); a
-    clear ValueError for an unknown one."""
+    refit on); a clear ValueError for an unknown one."""
     for r in rows:
         row_config(r)
     others = [r for r in rows if r not in ROWS]
     return [r for r in ROWS if r in rows] + sorted(
-        others, key=lambda r: len(r) - len(correction_row(r)))
+        others, key=refit_rounds)
 
 
 def _dataset(ann, prefix, cat_map, pipeline, **kw):

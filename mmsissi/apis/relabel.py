@@ -48,7 +48,7 @@ def relabel(cfg, checkpoint: str, work_dir: str) -> str:
     Returns:
         str: The path of the label file written.
     """
-    name = cfg if isinstance(cfg, str) else cfg.get('filename') or 'config'
+    name = cfg if isinstance(cfg, str) else cfg.filename or 'config'
     cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg.copy()
     if not osp.isfile(checkpoint):
         raise RelabelError(f'{checkpoint}: no such checkpoint')
