@@ -43,3 +43,28 @@ def test_labels_and_detections_are_placed_against_the_truth(tmp_path,
     assert float(lab['log_h']) == pytest.approx(np.log(0.65) / 2, abs=1e-4)
     assert float(det['precision']) == 1.0
     assert float(det['log_w']) == pytest.approx(np.log(1.2), abs=1e-4)
+
+
+def test_by_size_separates_small_from_large_cells(tmp_path, capsys):
+    """Small cells labelled 20 % too wide, large ones 20 % too narrow: the
+    overall median hides it, the size bins show both."""
+    truth = write(tmp_path / 't.json', coco({
+        'a.png': [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10],
+                  [0, 40, 40, 80], [50, 40, 90, 80]]}))
+    labels = write(tmp_path / 'l.json', coco({
+        'a.png': [[0, 0, 12, 10], [20, 0, 32, 10], [40, 0, 52, 10],
+                  [0, 40, 32, 80], [50, 40, 82, 80]]}))
+    assert main([truth, labels, '--by-size', '20']) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    start = out.index('file,size_from,size_to,pairs,log_w,log_h')
+    head = out[start].split(',')
+    small, large = [dict(zip(head, ln.split(',')))
+                    for ln in out[start + 1:]]
+    assert float(out[1].split(',')[-2]) == pytest.approx(np.log(1.2),
+                                                      abs=1e-4)
+    assert (small['size_from'], small['size_to'], small['pairs']) == (
+        '0', '20', '3')
+    assert float(small['log_w']) == pytest.approx(np.log(1.2), abs=1e-4)
+    assert (large['size_to'], large['pairs']) == ('inf', '2')
+    assert float(large['log_w']) == pytest.approx(np.log(0.8), abs=1e-4)
+    assert float(large['log_h']) == 0.0

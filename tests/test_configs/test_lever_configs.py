@@ -34,11 +34,16 @@ LEVERS = {
         update='merge', ignore_band=(0.2, 0.5), merge_cfg=dict(
             match_iou=0.4, add_score=0.2, refine=1.0, calibrate=True)),
         True),
+    'sissi_merge_refine_calsize': ('sissi_merge', dict(
+        update='merge', ignore_band=(0.2, 0.5), merge_cfg=dict(
+            match_iou=0.4, add_score=0.2, refine=1.0, calibrate='size')),
+        True),
 }
 
 #: levers whose start keeps the trained weights (no rewind)
 NO_REWIND = ('baseline_norewind', 'baseline_merge_band_norewind',
-             'sissi_merge_refine', 'sissi_merge_refine_calib')
+             'sissi_merge_refine', 'sissi_merge_refine_calib',
+             'sissi_merge_refine_calsize')
 
 
 def _hook(cfg):

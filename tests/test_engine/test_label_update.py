@@ -144,3 +144,49 @@ def test_calibrate_removes_the_detectors_size_bias():
     assert 'size bias' not in text
     # too few pairs to measure: no correction
     assert size_bias({0: initial[0][:3]}, {0: fused[0]})[:2] == (0.0, 0.0)
+
+
+def test_calibrate_by_size_undoes_a_regression_to_the_mean():
+    """A detector that regresses sizes to the mean (log size shrunk by 0.6
+    towards log 20 px: 10 px cells come out 13 px, 40 px ones 30 px): the
+    median calibration leaves both ends wrong, the size curve puts the
+    added boxes back at their true sizes at either end."""
+    from mmsissi.engine.hooks.label_update import (merge_all,
+                                                   rescale_boxes, size_curve)
+    rng = np.random.default_rng(1)
+    truth, fused, initial = {}, {}, {}
+    for k in range(6):
+        side = np.exp(rng.uniform(np.log(10), np.log(40), 30))
+        xy = np.stack([np.arange(30) % 6 * 70.0, np.arange(30) // 6 * 70.0],
+                      1) + 5
+        truth[k] = np.concatenate([xy, xy + side[:, None]], 1)
+        shrink = 0.6 * np.log(side) + 0.4 * np.log(20.0) - np.log(side)
+        fused[k] = rescale_boxes(truth[k], shrink, shrink)
+        initial[k] = rescale_boxes(truth[k][:20], *rng.normal(0, 0.05, 2))
+    scores = {k: np.full(30, 0.9, np.float32) for k in fused}
+    knots, bias, n = size_curve(initial, fused)
+    assert n == 120 and len(knots) == 6 and np.all(np.diff(knots) > 0)
+    assert bias[0, 0] > 0.1 and bias[-1, 0] < -0.1  # small up, large down
+
+    def added_error(how):
+        cfg = check_merge_cfg(dict(add_score=0.5, calibrate=how))
+        boxes, _, fixed, _, text = merge_all(initial, fused, scores, cfg)
+        err = []
+        for k in truth:
+            got = boxes[k][fixed[k]:]
+            want = truth[k][20:]
+            err.append(np.log((got[:, 2] - got[:, 0]) /
+                              (want[:, 2] - want[:, 0])))
+        return np.abs(np.concatenate(err)), text
+
+    err, text = added_error('size')
+    assert 'by size' in text
+    assert np.median(err) < 0.03 and err.max() < 0.15
+    err_median, _ = added_error('median')
+    assert err_median.max() > 0.25  # one scale cannot fix both ends
+    assert added_error(True)[0].max() == err_median.max()
+
+
+def test_calibrate_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match='calibrate'):
+        check_merge_cfg(dict(calibrate='mean'))

@@ -87,9 +87,11 @@ class PseudoLabelHook(Hook):
             :mod:`.label_update`).
         merge_cfg (dict, optional): Options of ``'merge'``: ``match_iou``
             (0.4), ``add_score`` (0.5), ``refine`` (0.0),
-            ``drop_unsupported`` (False), ``calibrate`` (False: remove
-            the fused boxes' median size bias relative to the initial
-            boxes they match before refining and adding).
+            ``drop_unsupported`` (False), ``calibrate`` (False; True or
+            ``'median'``: remove the fused boxes' median size bias
+            relative to the initial boxes they match before refining and
+            adding; ``'size'``: that bias per bin of the fused box's
+            size).
         labeller (str): Which weights make the pseudo labels: ``'auto'``
             (default): the exponential moving average of mmengine's
             ``EMAHook`` when the config has one that averages the BatchNorm
