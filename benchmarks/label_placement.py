@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from benchmarks.noisy.branch import _quality  # noqa: E402
-from mmsissi.structures import box_iou  # noqa: E402
+from mmsissi.engine.hooks.label_update import size_pairs  # noqa: E402
 from mmsissi.weak_labels.boxes import (coco_to_boxes,  # noqa: E402
                                        load_coco_boxes)
 
@@ -46,20 +46,8 @@ def size_table(pred, gt, edges):
     width and height over the truth boxes' best matches (IoU >= 0.5)
     whose true size sqrt(w h) is in ``[lo, hi)``; bins from ``edges``
     with 0 and infinity added."""
-    size, ratio = [], []
-    for k, g in gt.items():
-        g = np.asarray(g, np.float32)[:, :4]
-        p = np.asarray(pred.get(k, np.zeros((0, 4))), np.float32)[:, :4]
-        if not len(g) or not len(p):
-            continue
-        iou = box_iou(g, p)
-        ok = iou.max(1) >= 0.5
-        wh_g = g[ok, 2:] - g[ok, :2]
-        q = p[iou.argmax(1)[ok]]
-        size.append(np.sqrt(wh_g.prod(1)))
-        ratio.append(np.log((q[:, 2:] - q[:, :2]) / wh_g))
-    size = np.concatenate(size) if size else np.zeros(0)
-    ratio = np.concatenate(ratio) if ratio else np.zeros((0, 2))
+    log_wh, ratio = size_pairs(gt, pred, match_iou=0.5)
+    size = np.exp(log_wh.mean(1))
     bounds = [0.0] + sorted(float(e) for e in edges) + [float('inf')]
     rows = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):

@@ -30,7 +30,8 @@ import numpy as np
 from mmsissi.structures import box_iou
 
 __all__ = ['UPDATE_POLICIES', 'check_merge_cfg', 'merge_labels', 'merge_all',
-           'size_bias', 'size_curve', 'rescale_boxes', 'split_new']
+           'size_pairs', 'size_bias', 'size_curve', 'rescale_boxes',
+           'split_new']
 
 UPDATE_POLICIES = ('replace', 'merge')
 
@@ -121,13 +122,15 @@ def merge_labels(initial: np.ndarray,
             np.flatnonzero(add))
 
 
-def _size_pairs(initial: Dict[int, np.ndarray],
-                boxes: Dict[int, np.ndarray],
-                match_iou: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Every initial box's best fused match (IoU >= ``match_iou``) on all
-    images: the fused box's log size (log sqrt(w h)), (P,), and
-    log(fused / initial) of width and height, (P, 2)."""
-    size, ratio = [np.zeros(0, np.float32)], [np.zeros((0, 2), np.float32)]
+def size_pairs(initial: Dict[int, np.ndarray],
+               boxes: Dict[int, np.ndarray],
+               match_iou: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Every initial box's best match in ``boxes`` (IoU >= ``match_iou``)
+    on all images: the initial box's log width and height, (P, 2), and
+    log(matched / initial) of width and height, (P, 2). Pairs with an
+    empty box are left out."""
+    empty = np.zeros((0, 2), np.float32)
+    log_wh, ratio = [empty], [empty]
     for k, fused in boxes.items():
         init = np.asarray(initial.get(k, np.zeros((0, 4))),
                           np.float32).reshape(-1, 4)
@@ -139,9 +142,9 @@ def _size_pairs(initial: Dict[int, np.ndarray],
         a, b = init[ok], fused[iou.argmax(1)[ok]]
         wh_a, wh_b = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
         pos = (wh_a > 0).all(1) & (wh_b > 0).all(1)
-        size.append(np.log(wh_b[pos]).mean(1))
+        log_wh.append(np.log(wh_a[pos]))
         ratio.append(np.log(wh_b[pos] / wh_a[pos]))
-    return np.concatenate(size), np.concatenate(ratio)
+    return np.concatenate(log_wh), np.concatenate(ratio)
 
 
 def size_bias(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
@@ -156,7 +159,7 @@ def size_bias(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
     log_h, pairs)``; ``(0, 0, pairs)`` from fewer than ``min_pairs``
     (:data:`MIN_PAIRS`) pairs.
     """
-    _, ratio = _size_pairs(initial, boxes, match_iou)
+    _, ratio = size_pairs(initial, boxes, match_iou)
     if len(ratio) < max(1, min_pairs):
         return 0.0, 0.0, len(ratio)
     log_w, log_h = np.median(ratio, 0)
@@ -179,7 +182,8 @@ def size_curve(initial: Dict[int, np.ndarray], boxes: Dict[int, np.ndarray],
         width / height ratios, for :func:`np.interp` (constant beyond the
         ends); ``B = 0`` from fewer than ``min_pairs`` pairs.
     """
-    size, ratio = _size_pairs(initial, boxes, match_iou)
+    log_wh, ratio = size_pairs(initial, boxes, match_iou)
+    size = (log_wh + ratio).mean(1)  # the fused box's log sqrt(w h)
     n_bins = min(int(bins), len(size) // max(1, min_pairs))
     if n_bins < 1:
         return np.zeros(0, np.float32), np.zeros((0, 2), np.float32), \
