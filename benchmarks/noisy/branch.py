@@ -1,10 +1,12 @@
 # Copyright (c) mmsissi contributors. All rights reserved.
 """Branching the correction rows from the supervised run, and the
 per-epoch quality of the labels each row trained on."""
+import glob
 import json
 import os
 import os.path as osp
 import re
+import time
 
 import numpy as np
 
@@ -13,7 +15,7 @@ from mmsissi.utils import safe_torch_load
 from mmsissi.weak_labels.boxes import evaluate_boxes, load_coco_boxes
 
 __all__ = ['read_record', 'make_branch_checkpoint', 'labels_by_epoch',
-           'label_quality', 'val_metrics']
+           'label_quality', 'val_metrics', 'earlier_run_seconds']
 
 START_KEY, CAUSE_KEY = 'sissi/start_epoch', 'sissi/start_cause'
 #: logged training scalars every detector updates each iteration
@@ -126,6 +128,27 @@ def _quality(pred, ignore, gt):
                 num_ignore=sum(len(ignore.get(k, ())) for k in gt),
                 precision75=m75['precision'], recall75=m75['recall'],
                 log_w=log_w, log_h=log_h)
+
+
+_STAMP = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - ', re.M)
+
+
+def earlier_run_seconds(work, before):
+    """Seconds the row's trainings that began before the epoch time
+    ``before`` ran: the span from the first to the last timestamp of each
+    MMEngine run log ``<work>/<YYYYmmdd_HHMMSS>/<same>.log`` (a killed or
+    orphaned run counted as far as it logged), so that a resumed row's
+    wall time includes the runs it resumed."""
+    total = 0.0
+    for log in glob.glob(osp.join(work, '*', '*.log')):
+        stamps = _STAMP.findall(open(log, encoding='utf-8').read())
+        if not stamps:
+            continue
+        first, last = (time.mktime(time.strptime(t, '%Y/%m/%d %H:%M:%S'))
+                       for t in (stamps[0], stamps[-1]))
+        if first < before:
+            total += max(0.0, last - first)
+    return total
 
 
 _VAL = re.compile(r'Epoch\(val\).*?coco/clean/AP50: ([0-9.]+)\s+'

@@ -16,8 +16,8 @@ import time
 from benchmarks.table1 import run as run_tool
 from mmsissi.fileio import atomic_dump_json, atomic_write_text
 
-from .branch import (label_quality, labels_by_epoch, make_branch_checkpoint,
-                     read_record, val_metrics)
+from .branch import (earlier_run_seconds, label_quality, labels_by_epoch,
+                     make_branch_checkpoint, read_record, val_metrics)
 from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
                       build_config, check_rows, correction_row, from_scratch,
                       refit_base, refit_rounds, row_criterion, row_key,
@@ -151,7 +151,8 @@ def run_row(row, seed, args, paths, root):
     initial = paths['train_clean' if row == 'clean' else 'train_noisy']
     result = dict(row=row_key(row), seed=seed, ap=ap, val=val_metrics(work),
                   start=start[0],
-                  cause=start[1], seconds=time.time() - t0,
+                  cause=start[1],
+                  seconds=time.time() - t0 + earlier_run_seconds(work, t0),
                   resumed=how.startswith('resuming') or how == 'trained',
                   labels=label_quality(labels_by_epoch(work, initial,
                                                        args.epochs),

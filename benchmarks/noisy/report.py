@@ -4,7 +4,8 @@
 
 A result is a dict: ``row``, ``seed``, ``ap`` (test AP50, AP75, AP, AR as
 fractions), ``val`` (the same on the validation split, or None),
-``start`` (epoch or None), ``cause``, ``seconds`` and
+``start`` (epoch or None), ``cause``, ``seconds`` (the row's wall time,
+with the trainings of earlier runs that it resumed) and
 ``labels`` (epoch -> ``num_boxes``, ``precision``, ``recall``, ``f1``,
 ``num_ignore`` and, in results written since, the placement keys of
 :data:`PLACEMENT`).

@@ -359,3 +359,30 @@ def test_validation_metrics_come_from_the_rows_last_val(tmp_path):
                       str(tmp_path / 'l2.csv'))
     assert list(csv.DictReader(open(tmp_path / 'r2.csv')))[0]['val_AR'] == ''
     report.print_summary(report.summarize([no_val] + got))
+
+
+def test_a_resumed_row_counts_the_runs_it_resumed(tmp_path):
+    """The wall time of a row resumed after a kill includes its earlier
+    trainings (each MMEngine run log's first-to-last timestamp), not the
+    runs that began after the resuming invocation did."""
+    from benchmarks.noisy.branch import earlier_run_seconds
+
+    def run_log(stamp, lines):
+        d = tmp_path / stamp
+        d.mkdir()
+        (d / f'{stamp}.log').write_text(''.join(
+            f'{t} - mmengine - INFO - {msg}\n' for t, msg in lines))
+
+    run_log('20261203_155805', [('2026/12/03 15:58:05', 'start'),
+                                ('2026/12/03 16:02:04', 'Epoch(train) [1]')])
+    run_log('20261203_171850', [('2026/12/03 17:18:50', 'start'),
+                                ('2026/12/03 17:20:00', 'multi\nline'),
+                                ('2026/12/03 18:02:52', 'Epoch(val) [12]')])
+    run_log('20261203_190000', [('2026/12/03 19:00:00', 'start'),
+                                ('2026/12/03 19:30:00', 'later')])
+    (tmp_path / 'vis_data').mkdir()  # no log here: skipped
+    before = time.mktime(time.strptime('2026/12/03 18:30:00',
+                                       '%Y/%m/%d %H:%M:%S'))
+    assert earlier_run_seconds(str(tmp_path), before) == 239 + 2642
+    assert earlier_run_seconds(str(tmp_path), before - 7200) == 239
+    assert earlier_run_seconds(str(tmp_path / 'none'), before) == 0
