@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from benchmarks.noisy.data import _base  # noqa: E402
 from mmsissi.fileio.atomic import atomic_dump_json  # noqa: E402
 from mmsissi.weak_labels.boxes import coco_to_boxes, match_boxes  # noqa
 
@@ -61,8 +62,7 @@ def oracle_labels(truth, labels, remove_false=False, add_missed=False,
     gt = coco_to_boxes(truth, crowd=False)
     _check(gt, coco_to_boxes(labels), *paths)
     out = copy.deepcopy(labels)
-    name = {im['id']: osp.basename(str(im['file_name']).replace('\\', '/'))
-            for im in out['images']}
+    name = {im['id']: _base(im) for im in out['images']}
     by_image = {}
     for ann in out['annotations']:
         if not ann.get('iscrowd'):
