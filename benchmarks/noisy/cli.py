@@ -21,7 +21,7 @@ from .branch import (earlier_run_seconds, label_quality, labels_by_epoch,
 from .configs import (CRITERIA, ROWS, SOFT_TEACHER_ROWS, SUPERVISED_ROWS,
                       build_config, check_rows, correction_row, from_scratch,
                       refit_base, refit_rounds, row_criterion, row_key,
-                      row_restores_best)
+                      row_restores_best, supervised_lever)
 from .data import category_map, prepare_data
 from .presets import PRESETS, QUICK
 from .report import plot, print_summary, summarize, write_csvs
@@ -198,7 +198,10 @@ def _parser(preset):
     p.add_argument('--rows', nargs='+', default=ROWS[:4],
                    help=f'rows: {", ".join(ROWS)}, or any correction config '
                    '(configs/sissi[/levers]/NAME.py or a path) whose start '
-                   'criterion branches from the supervised run, or '
+                   'criterion branches from the supervised run, '
+                   'supervised_<lever>: configs/sissi/levers/'
+                   'supervised_<lever>.py trained from scratch like '
+                   'supervised (a lever of the training itself), or '
                    'refit_<row>: configs/sissi/refit.py from scratch on the '
                    'last labels of that row, refit_refit_<row>: the same on '
                    'the labels <row>\'s config makes with refit_<row>\'s '
@@ -325,7 +328,8 @@ def main(argv=None):
     order = check_rows(args.rows)  # supervised before branches
     for seed in args.seeds:
         sup = osp.join(root, f'seed_{seed}', 'supervised')
-        if any(r not in SUPERVISED_ROWS for r in order) and \
+        if any(r not in SUPERVISED_ROWS and not supervised_lever(r)
+               for r in order) and \
                 'supervised' not in order \
                 and not osp.isfile(osp.join(sup, 'result.json')):
             sys.exit(f'error: the correction rows branch from the '

@@ -9,7 +9,7 @@ __all__ = ['ROWS', 'NAMES', 'BRANCH', 'CRITERIA', 'SUPERVISED_ROWS',
            'SOFT_TEACHER_ROWS', 'REFIT', 'build_config', 'from_scratch',
            'refit_base', 'refit_rounds', 'correction_row', 'row_config',
            'row_criterion', 'row_key', 'row_name', 'row_restores_best',
-           'check_rows']
+           'check_rows', 'SUPERVISED_LEVER', 'supervised_lever']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROWS = ['clean', 'supervised', 'baseline', 'a_sissi_s', 'plain_a',
@@ -45,6 +45,10 @@ ROW_DIRS = ('configs/sissi', 'configs/sissi/levers')
 #: same on the labels that ``<row>``'s config makes in one relabelling pass
 #: with the weights of ``refit_<row>`` (``tools/relabel.py``), and so on
 REFIT = 'refit_'
+#: ``supervised_<lever>``: a lever of the training itself (e.g. its loss),
+#: ``configs/sissi/levers/supervised_<lever>.py``: trained from scratch on
+#: the noisy labels with the Supervised row's hooks, no correction
+SUPERVISED_LEVER = 'supervised_'
 
 
 def refit_base(row):
@@ -69,9 +73,16 @@ def refit_rounds(row):
     return (len(row) - len(correction_row(row))) // len(REFIT)
 
 
+def supervised_lever(row):
+    """Whether the row (a name, or a config path) is a
+    ``supervised_<lever>`` row."""
+    return row_key(row).startswith(SUPERVISED_LEVER)
+
+
 def from_scratch(row):
     """Whether a row trains from scratch (no branch from supervised)."""
-    return row in SUPERVISED_ROWS or refit_base(row) is not None
+    return (row in SUPERVISED_ROWS or supervised_lever(row)
+            or refit_base(row) is not None)
 
 
 def row_config(row):
@@ -237,7 +248,7 @@ def _set_hooks(cfg, row, args, loaders):
     cap."""
     if refit_base(row) is not None:
         cfg.custom_hooks = []
-    elif row in SUPERVISED_ROWS:
+    elif row in SUPERVISED_ROWS or supervised_lever(row):
         cfg.custom_hooks = [] if row == 'clean' else [
             dict(type='ValLossStartHook', record_only=True),
             dict(type='ADELEHook', threshold=0.9, record_only=True)]

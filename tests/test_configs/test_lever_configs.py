@@ -11,7 +11,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from benchmarks import noisy_labels as nl
-from benchmarks.noisy.configs import row_criterion
+from benchmarks.noisy.configs import from_scratch, row_config, row_criterion
 from tests.helpers.noisy_bench import bench_argv
 from tests.helpers.tiny import shrink_relabelling, tiny_cfg
 
@@ -127,3 +127,55 @@ def test_recommended_row_is_the_measured_lever():
     row_d, lever_d = row.to_dict(), lever.to_dict()
     lever_d.pop('val_loss_start_norewind')
     assert row_d == lever_d
+
+
+def test_supervised_lever_is_supervised_but_for_the_losses():
+    cfg = Config.fromfile('configs/sissi/levers/supervised_missing_ce.py')
+    base = Config.fromfile('configs/sissi/supervised.py')
+    for key in ('train_dataloader', 'optim_wrapper', 'train_cfg',
+                'custom_hooks', 'load_from'):
+        assert cfg.get(key) == base.get(key), key
+    rpn, roi = cfg.model.rpn_head, cfg.model.roi_head.bbox_head
+    for head, sigmoid in ((rpn, True), (roi, False)):
+        assert head.loss_cls == dict(
+            type='MissingLabelCrossEntropyLoss', use_sigmoid=sigmoid,
+            loss_weight=1.0, ignore_thr=0.5)
+    rpn.loss_cls = base.model.rpn_head.loss_cls
+    roi.loss_cls = base.model.roi_head.bbox_head.loss_cls
+    assert cfg.model == base.model
+
+
+def test_benchmark_trains_a_supervised_lever_from_scratch(tmp_path,
+                                                          demo_data):
+    args = nl.parse_args(bench_argv(demo_data, tmp_path / 'b') + [
+        '--rows', 'supervised_missing_ce', 'baseline', 'supervised'])
+    # a from-scratch row: before the correction rows, which still need
+    # (and branch from) the plain supervised run
+    assert nl.check_rows(args.rows) == ['supervised', 'baseline',
+                                        'supervised_missing_ce']
+    assert from_scratch('supervised_missing_ce')
+    paths = nl.prepare_data(args, str(tmp_path / 'data'))
+    cfg = nl.build_config('supervised_missing_ce', args, paths)
+    sup = nl.build_config('supervised', args, paths)
+    assert cfg.custom_hooks == sup.custom_hooks
+    assert cfg.model.roi_head.bbox_head.loss_cls.type == \
+        'MissingLabelCrossEntropyLoss'
+    assert cfg.train_dataloader.dataset.datasets[0].ann_file == \
+        paths['train_noisy']
+    with pytest.raises(ValueError, match='no labels to refit'):
+        row_config('refit_supervised_missing_ce')
+
+
+@pytest.mark.slow
+def test_supervised_lever_runs_at_cpu_scale(tmp_path, demo_data):
+    cfg = tiny_cfg(tmp_path, demo_data / 'target' / 'train_weak.json',
+                   epochs=1,
+                   config='configs/sissi/levers/supervised_missing_ce.py')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert 0.0 <= runner.test()['coco/manual/AP50'] <= 1.0
+    from mmsissi.models import MissingLabelCrossEntropyLoss
+    for loss in (runner.model.rpn_head.loss_cls,
+                 runner.model.roi_head.bbox_head.loss_cls):
+        assert isinstance(loss, MissingLabelCrossEntropyLoss)
+        assert loss.ignore_thr == 0.5
