@@ -139,7 +139,7 @@ def test_supervised_lever_is_supervised_but_for_the_losses():
     for head, sigmoid in ((rpn, True), (roi, False)):
         assert head.loss_cls == dict(
             type='MissingLabelCrossEntropyLoss', use_sigmoid=sigmoid,
-            loss_weight=1.0, ignore_thr=0.5)
+            loss_weight=1.0, ignore_thr=0.7, begin_iter=100)
     rpn.loss_cls = base.model.rpn_head.loss_cls
     roi.loss_cls = base.model.roi_head.bbox_head.loss_cls
     assert cfg.model == base.model
@@ -178,4 +178,4 @@ def test_supervised_lever_runs_at_cpu_scale(tmp_path, demo_data):
     for loss in (runner.model.rpn_head.loss_cls,
                  runner.model.roi_head.bbox_head.loss_cls):
         assert isinstance(loss, MissingLabelCrossEntropyLoss)
-        assert loss.ignore_thr == 0.5
+        assert loss.ignore_thr == 0.7 and loss.begin_iter == 100

@@ -110,3 +110,20 @@ def test_in_faster_rcnn_heads():
     total.backward()
     # thr ~0: every background anchor is "confident", only positives count
     assert model.rpn_head.loss_cls.last_ignored > 0
+
+
+def test_nothing_is_ignored_before_begin_iter_nor_by_an_untrained_head():
+    from mmengine.logging import MessageHub
+    score, label = _softmax_batch()
+    loss = MissingLabelCrossEntropyLoss(ignore_thr=0.6, begin_iter=100)
+    hub = MessageHub.get_instance('test_missing_label_ce')
+    hub.update_info('iter', 99)
+    loss(score, label)
+    assert loss.last_ignored == 0
+    hub.update_info('iter', 100)
+    loss(score, label)
+    assert loss.last_ignored == 1
+    # zero logits (a fresh head) are p 0.5: below the default threshold
+    fresh = MissingLabelCrossEntropyLoss()
+    fresh(torch.zeros(4, 2), label)
+    assert fresh.last_ignored == 0

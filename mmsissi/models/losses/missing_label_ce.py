@@ -11,15 +11,20 @@ Recalibration Loss (Zhang et al. 2020) by the detector's own confidence.
 
 :class:`MissingLabelCrossEntropyLoss` does the latter for any head whose
 ``loss_cls`` is mmdet's ``CrossEntropyLoss`` (RPN and RoI heads of Faster
-R-CNN, sigmoid or softmax): a sample labelled background whose predicted
-cell probability (detached) is at least ``ignore_thr`` gets weight 0, so
-the detector is neither pushed down on it nor up. Positives, and the
+R-CNN, sigmoid or softmax): from training iteration ``begin_iter`` on, a
+sample labelled background whose predicted cell probability (detached) is
+at least ``ignore_thr`` gets weight 0, so the detector is neither pushed
+down on it nor up. Both matter at the start: a freshly initialised head
+scores every sample about 0.5 (zero logits), and a threshold at or below
+that, from iteration 0, would ignore all background from the first step
+on, so nothing would ever teach the detector what is not a cell. Positives, and the
 background samples it is unsure of, are trained as before; the loss is
 normalised as mmdet's (``avg_factor`` unchanged), so ignoring a sample
 removes its share instead of re-weighting the others.
 """
 import torch
 from mmdet.models.losses import CrossEntropyLoss
+from mmengine.logging import MessageHub
 from mmdet.registry import MODELS
 
 __all__ = ['MissingLabelCrossEntropyLoss', 'confident_background']
@@ -59,12 +64,16 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
     Args:
         ignore_thr (float): Cell probability (the model's own, detached)
             from which a sample labelled background is left out of the
-            loss. 1.0 (or more) ignores nothing: the plain loss.
+            loss. 1.0 (or more) ignores nothing: the plain loss. Keep it
+            above the untrained head's score (0.5 for one class).
+        begin_iter (int): First training iteration (mmengine's message
+            hub ``iter``, kept by the runner) that ignores; before it, and
+            outside a runner when > 0, the loss is the plain one.
         **kwargs: ``CrossEntropyLoss``'s arguments (``use_sigmoid``,
             ``loss_weight``, ...); ``use_mask`` is not supported.
     """
 
-    def __init__(self, ignore_thr=0.5, **kwargs):
+    def __init__(self, ignore_thr=0.7, begin_iter=0, **kwargs):
         if kwargs.get('use_mask', False):
             raise ValueError('MissingLabelCrossEntropyLoss: use_mask is not '
                              'supported (classification losses only)')
@@ -72,6 +81,7 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
             raise ValueError(f'ignore_thr must be > 0, got {ignore_thr}')
         super().__init__(**kwargs)
         self.ignore_thr = ignore_thr
+        self.begin_iter = begin_iter
         #: samples ignored in the last call (for logging and tests)
         self.last_ignored = 0
 
@@ -79,7 +89,8 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
                 reduction_override=None, **kwargs):
         """As ``CrossEntropyLoss.forward``, with the confident background
         samples' weights set to 0."""
-        if cls_score.dim() != 2 or label.dim() != 1:
+        self.last_ignored = 0
+        if cls_score.dim() != 2 or label.dim() != 1 or not self._active():
             return super().forward(cls_score, label, weight, avg_factor,
                                    reduction_override, **kwargs)
         drop = confident_background(cls_score, label, self.use_sigmoid,
@@ -90,5 +101,12 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
         return super().forward(cls_score, label, weight, avg_factor,
                                reduction_override, **kwargs)
 
+    def _active(self):
+        if self.begin_iter <= 0:
+            return True
+        it = MessageHub.get_current_instance().get_info('iter')
+        return it is not None and it >= self.begin_iter
+
     def extra_repr(self):
-        return f'{super().extra_repr()}, ignore_thr={self.ignore_thr}'
+        return (f'{super().extra_repr()}, ignore_thr={self.ignore_thr}, '
+                f'begin_iter={self.begin_iter}')
