@@ -242,6 +242,14 @@ def _shrink_model(m, args):
     m.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio = 2
 
 
+def _follow_warmup(model, warmup_iters):
+    """Losses that start after the warm-up (``begin_iter``, e.g.
+    ``MissingLabelCrossEntropyLoss``) start after this benchmark's."""
+    for head in (model.rpn_head, model.roi_head.bbox_head):
+        if 'begin_iter' in head.get('loss_cls', {}):
+            head.loss_cls.begin_iter = warmup_iters
+
+
 def _set_hooks(cfg, row, args, loaders):
     """The supervised run records both criteria; the correction rows keep
     their config's hooks, with this benchmark's loaders, patience and
@@ -324,6 +332,7 @@ def build_config(row, args, paths, seed=None):
              end=args.warmup_iters),
         dict(type='MultiStepLR', by_epoch=True, milestones=[args.lr_step],
              gamma=0.1)]
+    _follow_warmup(cfg.model, args.warmup_iters)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=-1)
     cfg.default_hooks.logger.interval = 20
     cfg.randomness = dict(seed=args.seeds[0] if seed is None else seed)

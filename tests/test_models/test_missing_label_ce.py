@@ -49,6 +49,20 @@ def test_a_positive_is_never_ignored_and_a_given_weight_is_kept():
                                avg_factor=4.0)
     assert value.item() == pytest.approx(plain.item())
     assert plain.item() > 0
+    # counted: the samples the loss took out, not those of weight 0 already
+    assert loss.last_ignored == 2
+
+
+def test_eval_mode_is_the_plain_loss_and_weights_must_match_labels():
+    # a validation loss (ValLossStartHook, model in eval mode) stays the
+    # plain one, comparable with the Supervised row's
+    score, label = _softmax_batch()
+    loss = MissingLabelCrossEntropyLoss(ignore_thr=0.6).eval()
+    assert loss(score, label).item() == pytest.approx(
+        CrossEntropyLoss()(score, label).item())
+    assert loss.last_ignored == 0
+    with pytest.raises(ValueError, match='shape of label'):
+        loss.train()(score, label, torch.ones(4, 2))
 
 
 def test_sigmoid_rpn_style():
@@ -103,13 +117,27 @@ def test_in_faster_rcnn_heads():
                                          batch_input_shape=(64, 64)))
     sample.gt_instances = InstanceData(
         bboxes=torch.tensor([[10., 10., 30., 30.]]), labels=torch.tensor([0]))
-    losses = model.loss(torch.rand(1, 3, 64, 64), [sample])
+    img = torch.rand(1, 3, 64, 64)
+
+    def step():
+        torch.manual_seed(1)  # the same anchors and RoIs sampled each time
+        return model.loss(img, [sample])
+
+    losses = step()
     total = sum(sum(v) if isinstance(v, list) else v
                 for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
-    # thr ~0: every background anchor is "confident", only positives count
-    assert model.rpn_head.loss_cls.last_ignored > 0
+    # thr ~0: every sampled background anchor is "confident", only the
+    # positives count: less RPN classification loss than the plain one
+    rpn_loss = model.rpn_head.loss_cls
+    ignored = rpn_loss.total_ignored  # over the FPN levels
+    assert ignored > 0
+    rpn_loss.ignore_thr = 2.0  # ignores nothing
+    plain = step()
+    assert rpn_loss.total_ignored == ignored
+    assert sum(losses['loss_rpn_cls']).item() < \
+        sum(plain['loss_rpn_cls']).item()
 
 
 def test_nothing_is_ignored_before_begin_iter_nor_by_an_untrained_head():
@@ -117,12 +145,15 @@ def test_nothing_is_ignored_before_begin_iter_nor_by_an_untrained_head():
     score, label = _softmax_batch()
     loss = MissingLabelCrossEntropyLoss(ignore_thr=0.6, begin_iter=100)
     hub = MessageHub.get_instance('test_missing_label_ce')
-    hub.update_info('iter', 99)
-    loss(score, label)
-    assert loss.last_ignored == 0
-    hub.update_info('iter', 100)
-    loss(score, label)
-    assert loss.last_ignored == 1
+    try:
+        hub.update_info('iter', 99)
+        loss(score, label)
+        assert loss.last_ignored == 0
+        hub.update_info('iter', 100)
+        loss(score, label)
+        assert loss.last_ignored == 1
+    finally:  # later tests must not see this hub's iteration
+        MessageHub._instance_dict.pop('test_missing_label_ce', None)
     # zero logits (a fresh head) are p 0.5: below the default threshold
     fresh = MissingLabelCrossEntropyLoss()
     fresh(torch.zeros(4, 2), label)

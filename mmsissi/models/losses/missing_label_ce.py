@@ -17,15 +17,22 @@ at least ``ignore_thr`` gets weight 0, so the detector is neither pushed
 down on it nor up. Both matter at the start: a freshly initialised head
 scores every sample about 0.5 (zero logits), and a threshold at or below
 that, from iteration 0, would ignore all background from the first step
-on, so nothing would ever teach the detector what is not a cell. Positives, and the
-background samples it is unsure of, are trained as before; the loss is
-normalised as mmdet's (``avg_factor`` unchanged), so ignoring a sample
-removes its share instead of re-weighting the others.
+on, so nothing would ever teach the detector what is not a cell.
+Positives, and the background samples it is unsure of, are trained as
+before; the loss is normalised as mmdet's (``avg_factor`` unchanged), so
+ignoring a sample removes its share instead of re-weighting the others.
+Only in training mode: a loss computed with the model in eval mode (e.g.
+``ValLossStartHook``'s validation loss) is the plain one, comparable
+across rows.
+
+Every training image is treated alike: on the clean, complete source
+images of a SISSI batch a confident background sample is a real false
+positive, which this loss then leaves untrained too.
 """
 import torch
 from mmdet.models.losses import CrossEntropyLoss
-from mmengine.logging import MessageHub
 from mmdet.registry import MODELS
+from mmengine.logging import MessageHub
 
 __all__ = ['MissingLabelCrossEntropyLoss', 'confident_background']
 
@@ -68,7 +75,8 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
             above the untrained head's score (0.5 for one class).
         begin_iter (int): First training iteration (mmengine's message
             hub ``iter``, kept by the runner) that ignores; before it, and
-            outside a runner when > 0, the loss is the plain one.
+            outside a runner when > 0, the loss is the plain one, as it is
+            in eval mode.
         **kwargs: ``CrossEntropyLoss``'s arguments (``use_sigmoid``,
             ``loss_weight``, ...); ``use_mask`` is not supported.
     """
@@ -82,8 +90,11 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
         super().__init__(**kwargs)
         self.ignore_thr = ignore_thr
         self.begin_iter = begin_iter
-        #: samples ignored in the last call (for logging and tests)
+        #: samples of non-zero weight ignored in the last call (for logging
+        #: and tests; the RPN calls it once per FPN level: the last one's)
         self.last_ignored = 0
+        #: the same, summed over every call since the loss was built
+        self.total_ignored = 0
 
     def forward(self, cls_score, label, weight=None, avg_factor=None,
                 reduction_override=None, **kwargs):
@@ -93,15 +104,23 @@ class MissingLabelCrossEntropyLoss(CrossEntropyLoss):
         if cls_score.dim() != 2 or label.dim() != 1 or not self._active():
             return super().forward(cls_score, label, weight, avg_factor,
                                    reduction_override, **kwargs)
+        if weight is not None and weight.shape != label.shape:
+            raise ValueError('MissingLabelCrossEntropyLoss: weight must have '
+                             f'the shape of label {tuple(label.shape)}, got '
+                             f'{tuple(weight.shape)}')
         drop = confident_background(cls_score, label, self.use_sigmoid,
                                     self.ignore_thr)
-        self.last_ignored = int(drop.sum())
+        counted = drop if weight is None else drop & (weight > 0)
+        self.last_ignored = int(counted.sum())
+        self.total_ignored += self.last_ignored
         keep = (~drop).to(cls_score.dtype)
         weight = keep if weight is None else weight.float() * keep
         return super().forward(cls_score, label, weight, avg_factor,
                                reduction_override, **kwargs)
 
     def _active(self):
+        if not self.training:
+            return False
         if self.begin_iter <= 0:
             return True
         it = MessageHub.get_current_instance().get_info('iter')
