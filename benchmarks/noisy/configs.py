@@ -323,6 +323,7 @@ def build_config(row, args, paths, seed=None):
     from mmengine.config import Config
     cfg = Config.fromfile(row_config(row))
     _shrink_model(cfg.model, args)
+    _follow_warmup(cfg.model, args.warmup_iters)  # before Soft Teacher wraps it
     cfg.load_from = None
     _set_data(cfg, row, args, paths)
     cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
@@ -332,7 +333,6 @@ def build_config(row, args, paths, seed=None):
              end=args.warmup_iters),
         dict(type='MultiStepLR', by_epoch=True, milestones=[args.lr_step],
              gamma=0.1)]
-    _follow_warmup(cfg.model, args.warmup_iters)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=-1)
     cfg.default_hooks.logger.interval = 20
     cfg.randomness = dict(seed=args.seeds[0] if seed is None else seed)
