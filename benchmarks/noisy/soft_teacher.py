@@ -60,8 +60,9 @@ SOURCE_RATIO = [1, 2, 1]
 #: - ``_w1``: ``unsup_weight`` 1 instead of 4 (at the benchmark's lr 0.02
 #:   the default diverged, as users of mmdet report; mmdet's recipe is
 #:   lr 0.01 for batches of 40 images); ``_lr01``: lr x 0.1 from the branch;
-#: - ``_bn``: mmdet's ``skip_buffer=True`` (the teacher's BatchNorm
-#:   buffers stay as at the branch);
+#: - ``_bn``: mmdet's ``skip_buffer=True`` (the EMA does not copy the
+#:   student's BatchNorm buffers; the teacher's own forwards in train mode,
+#:   see ``_ne``, still rewrite them, so they do not stay as at the branch);
 #: - ``_ne``: the backbone's BatchNorm statistics frozen from the branch on
 #:   (``norm_eval=True``, as in mmdet's recipe). mmdet's ``SoftTeacher``
 #:   never puts its teacher in eval mode, so with a trainable BatchNorm
