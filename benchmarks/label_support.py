@@ -31,7 +31,8 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmsissi.structures.box_ops import box_iou  # noqa: E402
+from mmsissi.structures.box_ops import (box_iou,  # noqa: E402
+                                        coco_boxes_by_image)
 from mmsissi.weak_labels.boxes import coco_to_boxes  # noqa: E402
 
 __all__ = ['scored_boxes', 'load_scored', 'support_counts',
@@ -47,25 +48,13 @@ def load_scored(path):
 
 def scored_boxes(coco):
     """``{image base name: (boxes (N, 4) xyxy, scores (N,))}`` of a COCO
-    dict; a box without ``score`` scores 1."""
-    names = {im['id']: osp.basename(str(im['file_name']).replace('\\', '/'))
-             for im in coco.get('images', [])}
-    out = {n: ([], []) for n in names.values()}
-    for a in coco.get('annotations', []):
-        if a['image_id'] not in names:
-            continue
-        x, y, w, h = a['bbox']
-        b, s = out[names[a['image_id']]]
-        b.append([x, y, x + w, y + h])
-        s.append(float(a.get('score', 1.0)))
-    return {n: (np.asarray(b, np.float64).reshape(-1, 4),
-                np.asarray(s, np.float64)) for n, (b, s) in out.items()}
+    dict (ignore regions included); a box without ``score`` scores 1."""
+    def name(im):
+        return osp.basename(str(im['file_name']).replace('\\', '/'))
 
-
-def _iou(a, b):
-    if len(a) and len(b):
-        return box_iou(a.astype(np.float32), b.astype(np.float32))
-    return np.zeros((len(a), len(b)), np.float32)
+    boxes, scores = coco_boxes_by_image(coco, name)
+    return {k: (np.asarray(b, np.float64).reshape(-1, 4),
+                np.asarray(scores[k], np.float64)) for k, b in boxes.items()}
 
 
 def support_counts(gt, initial, cands, min_score=0.0, match_iou=0.4):
@@ -93,16 +82,17 @@ def support_counts(gt, initial, cands, min_score=0.0, match_iou=0.4):
         w = initial.get(k, _EMPTY)
         f, s = cands.get(k, (_EMPTY, np.zeros(0)))
         f = f[s >= min_score]
-        true = (_iou(w, g) >= 0.5).any(1)
-        sup = (_iou(w, f) >= match_iou).any(1)
+        iou_wg = box_iou(w, g)
+        true = (iou_wg >= 0.5).any(1)
+        sup = (box_iou(w, f) >= match_iou).any(1)
         for name, m in (('supported_true', sup & true),
                         ('supported_false', sup & ~true),
                         ('unsupported_true', ~sup & true),
                         ('unsupported_false', ~sup & ~true)):
             c[name] += int(m.sum())
-        missed = ~(_iou(w, g) >= 0.5).any(0)
-        new = f[~(_iou(f, w) >= match_iou).any(1)]
-        iou_ng = _iou(new, g)
+        missed = ~(iou_wg >= 0.5).any(0)
+        new = f[~(box_iou(f, w) >= match_iou).any(1)]
+        iou_ng = box_iou(new, g)
         c['new'] += len(new)
         c['new_true'] += int((iou_ng >= 0.5).any(1).sum())
         c['missed'] += int(missed.sum())
@@ -124,11 +114,12 @@ def missed_by_size(gt, initial, cands, edges):
     for k, g in gt.items():
         size = np.sqrt((g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]))
         b = np.digitize(size, bounds) - 1
-        missed = ~(_iou(initial.get(k, _EMPTY), g) >= 0.5).any(0)
-        found = (_iou(cands.get(k, (_EMPTY, None))[0], g) >= 0.5).any(0)
+        missed = ~(box_iou(initial.get(k, _EMPTY), g) >= 0.5).any(0)
+        found = (box_iou(cands.get(k, (_EMPTY, None))[0], g) >= 0.5).any(0)
         for i in range(len(rows)):
             m = b == i
-            rows[i] += [m.sum(), (m & missed).sum(), (m & missed & found).sum()]
+            rows[i] += [m.sum(), (m & missed).sum(),
+                        (m & missed & found).sum()]
     return [(lo, hi, *map(int, r))
             for lo, hi, r in zip(bounds[:-1], bounds[1:], rows)]
 
