@@ -335,12 +335,13 @@ def main(argv=None):
             sys.exit(f'error: the correction rows branch from the '
                      f'supervised run, and {sup} has none: add "supervised" '
                      'to --rows')
+    csvs = osp.join(root, 'results.csv'), osp.join(root, 'labels.csv')
     for s in args.seeds:
         for r in order:
             run_row(r, s, args, paths, root)
+            # after every row: an interrupted run keeps its finished rows
+            write_csvs(all_results(root), *csvs)
     results = all_results(root)
-    write_csvs(results, osp.join(root, 'results.csv'),
-               osp.join(root, 'labels.csv'))
     summary = summarize(results)
     plot(summary, osp.join(root, 'label_recall.png'))
     print_summary(summary)

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from mmsissi.fileio import atomic_write
+
 from .configs import ROWS, row_name
 
 __all__ = ['METRICS', 'gap_recovered', 'summarize', 'write_csvs', 'plot',
@@ -95,35 +97,41 @@ PLACEMENT = ('precision75', 'recall75', 'log_w', 'log_h')
 def write_csvs(results, results_csv, labels_csv):
     """``results.csv``: a line per row and seed (test metrics, gap
     recovered against that seed's supervised rows, start, final label
-    P / R, seconds); ``labels.csv``: a line per row, seed and epoch."""
+    P / R, seconds); ``labels.csv``: a line per row, seed and epoch. Each
+    file is written atomically (a killed run leaves the previous one)."""
     ordered = [r for rs in _by_row(results).values()
                for r in sorted(rs, key=lambda r: r['seed'])]
-    with open(results_csv, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['row', 'seed', *METRICS, 'gap_AP', 'gap_AR', 'start',
-                    'cause', 'final_label_precision', 'final_label_recall',
-                    'seconds', *[f'val_{m}' for m in METRICS]])
-        for r in ordered:
-            last = r['labels'][max(r['labels'])]
-            w.writerow([r['row'], r['seed'],
-                        *[f'{v:.4f}' for v in r['ap']],
-                        *[f'{_seed_gap(results, r, m):.4f}'
-                          for m in ('AP', 'AR')],
-                        '' if r['start'] is None else r['start'], r['cause'],
-                        f'{last["precision"]:.4f}', f'{last["recall"]:.4f}',
-                        f'{r["seconds"]:.0f}',
-                        *([f'{v:.4f}' for v in r['val']] if r.get('val')
-                          else [''] * len(METRICS))])
-    with open(labels_csv, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['row', 'seed', 'epoch', 'num_boxes', 'precision',
-                    'recall', 'f1', 'num_ignore', *PLACEMENT])
-        for r in ordered:
-            for e, m in sorted(r['labels'].items()):
-                w.writerow([r['row'], r['seed'], e, m['num_boxes'],
-                            f'{m["precision"]:.4f}', f'{m["recall"]:.4f}',
-                            f'{m["f1"]:.4f}', m.get('num_ignore', 0)] + [
-                    f'{m[k]:.4f}' if k in m else '' for k in PLACEMENT])
+    atomic_write(results_csv, lambda f: _results_rows(
+        csv.writer(f), results, ordered))
+    atomic_write(labels_csv, lambda f: _label_rows(csv.writer(f), ordered))
+
+
+def _results_rows(w, results, ordered):
+    w.writerow(['row', 'seed', *METRICS, 'gap_AP', 'gap_AR', 'start',
+                'cause', 'final_label_precision', 'final_label_recall',
+                'seconds', *[f'val_{m}' for m in METRICS]])
+    for r in ordered:
+        last = r['labels'][max(r['labels'])]
+        w.writerow([r['row'], r['seed'],
+                    *[f'{v:.4f}' for v in r['ap']],
+                    *[f'{_seed_gap(results, r, m):.4f}'
+                      for m in ('AP', 'AR')],
+                    '' if r['start'] is None else r['start'], r['cause'],
+                    f'{last["precision"]:.4f}', f'{last["recall"]:.4f}',
+                    f'{r["seconds"]:.0f}',
+                    *([f'{v:.4f}' for v in r['val']] if r.get('val')
+                      else [''] * len(METRICS))])
+
+
+def _label_rows(w, ordered):
+    w.writerow(['row', 'seed', 'epoch', 'num_boxes', 'precision',
+                'recall', 'f1', 'num_ignore', *PLACEMENT])
+    for r in ordered:
+        for e, m in sorted(r['labels'].items()):
+            w.writerow([r['row'], r['seed'], e, m['num_boxes'],
+                        f'{m["precision"]:.4f}', f'{m["recall"]:.4f}',
+                        f'{m["f1"]:.4f}', m.get('num_ignore', 0)] + [
+                f'{m[k]:.4f}' if k in m else '' for k in PLACEMENT])
 
 
 def plot(summary, path):

@@ -204,6 +204,23 @@ def test_summary_over_seeds_and_csvs(tmp_path):
     assert open(tmp_path / 'p.png', 'rb').read(4) == b'\x89PNG'
 
 
+def test_a_failed_csv_write_keeps_the_previous_tables(tmp_path):
+    """The tables are rewritten after every row: a write that fails half
+    way (here a result without labels, after the first lines) leaves the
+    previous files as they were, not truncated ones."""
+    good = [_result('supervised', 0, 0.30, 0.40),
+            _result('clean', 0, 0.50, 0.60)]
+    r_csv, l_csv = tmp_path / 'r.csv', tmp_path / 'l.csv'
+    report.write_csvs(good, str(r_csv), str(l_csv))
+    before = r_csv.read_text(), l_csv.read_text()
+    broken = dict(_result('clean', 1, 0.5, 0.6), labels={})  # 2nd line
+    with pytest.raises(ValueError):
+        report.write_csvs(good + [broken], str(r_csv), str(l_csv))
+    assert (r_csv.read_text(), l_csv.read_text()) == before
+    assert len(before[0].splitlines()) == 3
+    assert sorted(os.listdir(tmp_path)) == ['l.csv', 'r.csv']  # no .tmp
+
+
 def test_a_work_dir_of_other_settings_is_refused(tmp_path):
     _check_settings(str(tmp_path), 'abc')
     _check_settings(str(tmp_path), 'abc')  # same settings: fine
@@ -243,6 +260,11 @@ def test_a_killed_row_resumes_and_finished_rows_are_skipped(
     killed = root / 'seed_1' / 'clean'
     assert not (killed / 'result.json').exists()
     assert (root / 'seed_0' / 'supervised' / 'result.json').exists()
+    # the tables are written after every row, so the killed run's
+    # finished rows (seed 0) are already in them
+    rows = list(csv.DictReader(open(root / 'results.csv')))
+    assert sorted((x['row'], x['seed']) for x in rows) == [
+        ('clean', '0'), ('supervised', '0')]
     r = subprocess.run(_cmd(demo_data, root), capture_output=True,
                        text=True, timeout=1200)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
