@@ -194,7 +194,7 @@ def _parser(preset):
                    help='the benchmark: data, resolution and split')
     p.add_argument('--quick', action='store_true',
                    help='quick regime: rows clean supervised baseline, '
-                   '8 epochs x 60 iterations (about 45 min on 2 cores)')
+                   '8 epochs x 60 iterations (about 60 min on 2 idle cores)')
     p.add_argument('--rows', nargs='+', default=ROWS[:4],
                    help=f'rows: {", ".join(ROWS)}, or any correction config '
                    '(configs/sissi[/levers]/NAME.py or a path) whose start '
