@@ -340,8 +340,8 @@ def main(argv=None):
         for r in order:
             run_row(r, s, args, paths, root)
             # after every row: an interrupted run keeps its finished rows
-            write_csvs(all_results(root), *csvs)
-    results = all_results(root)
+            results = all_results(root)
+            write_csvs(results, *csvs)
     summary = summarize(results)
     plot(summary, osp.join(root, 'label_recall.png'))
     print_summary(summary)
