@@ -69,13 +69,13 @@ Label P / R by epoch 8-12: 0.91 / 0.74, 0.92 / 0.77, 0.92 / 0.77,
 0.89 / 0.74, 0.82 / 0.69: better for longer, but the drift returns.
 
 After the fixes (TightRandomAffine, synthesis margins), the full regime,
-seed 0, 2 CPU cores (``--rows supervised baseline sissi_merge
+seed 0, 2 CPU cores (``--rows clean supervised baseline sissi_merge
 refit_sissi_merge --seeds 0``): supervised 76.1 / 29.7 / 36.4 / 46.2;
 baseline (start 7, cap) 76.1 / 10.3 / 28.1 / 37.2 (its boxes grow each
 round); the recommended ``sissi_merge`` 79.1 / 36.7 / 40.2 / 46.9 (labels
 P / R 0.84 / 0.51 -> 0.86 / 0.86); ``refit_sissi_merge`` (from scratch on
-those labels) 80.6 / 39.0 / 41.3 / 48.5; clean (GPU run) 82.2 / 49.7 /
-46.6 / 53.1. README "Noisy-label benchmark: results" has the rest.
+those labels) 80.6 / 39.0 / 41.3 / 48.5; clean 81.3 / 48.4 / 45.6 /
+52.2. README "Noisy-label benchmark: results" has the rest.
 
 Two benchmarks (``--preset``): ``dsb-synthetic`` (the default, described
 above) and ``usiigaci-weak``, the paper's situation: the Usiigaci
