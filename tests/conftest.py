@@ -37,3 +37,24 @@ def pytest_configure(config):
     import mmsissi  # noqa: F401  registers everything once
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=True)  # default scope 'mmdet'
+
+
+def _subclasses(cls):
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _subclasses(sub)
+
+
+@pytest.fixture(autouse=True)
+def _no_runner_globals_across_tests():
+    """Forget the visualizers, message hubs and loggers a test's runners
+    registered. MMEngine keys them by the experiment name, a timestamp to
+    the second, so a runner built in the same second as the previous test's
+    would reuse its visualizer and write into that test's (already
+    removed, see ``tmp_path_retention_policy``) work dir."""
+    yield
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    for base in (Visualizer, MessageHub, MMLogger):
+        for cls in _subclasses(base):
+            cls._instance_dict.clear()
