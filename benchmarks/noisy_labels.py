@@ -80,7 +80,8 @@ those labels) 80.6 / 39.0 / 41.3 / 48.5; clean 81.3 / 48.4 / 45.6 /
 criterion) 79.2 / 31.1 / 38.9 / 46.5 (labels -> 0.87 / 0.87);
 ``refit_sissi_merge`` 80.5 / 34.9 / 40.5 / 47.9. Over both seeds the refit
 recovers 46 % of the AP gap and 32 % of the AR gap (against clean seed 0).
-README "Noisy-label benchmark: results" has the rest.
+``docs/results/noisy_labels/README.md`` has every run (README
+"Benchmark results" the summary).
 
 Two benchmarks (``--preset``): ``dsb-synthetic`` (the default, described
 above) and ``usiigaci-weak``, the paper's situation: the Usiigaci

@@ -143,8 +143,8 @@ def report(work):
         verdict = 'made no clear difference to training on the weak labels'
     print(f'\nAt demo scale, correction {verdict}: AP50 {d["AP50"]:+.1f}, '
           f'AR {d["AR"]:+.1f} points (one seed on 4 test crops: within '
-          f'{margin:.0f} points is noise; README "Results" measures the '
-          'benchmark over seeds).')
+          f'{margin:.0f} points is noise; README "Benchmark results" '
+          'measures the benchmark over seeds).')
 
 
 def main():

@@ -55,8 +55,8 @@ EMA = dict(type='MeanTeacherHook', momentum=0.004, interval=1,
 #: labelled target : source : unlabelled target images per batch
 SOURCE_RATIO = [1, 2, 1]
 #: the rows: ``soft_teacher`` with the settings above, and variants to
-#: choose from on the validation split (their results: README, "Noisy-label
-#: benchmark: results"):
+#: choose from on the validation split (their results:
+#: ``docs/results/noisy_labels/README.md``):
 #: - ``_w1``: ``unsup_weight`` 1 instead of 4 (at the benchmark's lr 0.02
 #:   the default diverged, as users of mmdet report; mmdet's recipe is
 #:   lr 0.01 for batches of 40 images); ``_lr01``: lr x 0.1 from the branch;

@@ -1,7 +1,7 @@
 # The recommended row (not a Table 1 row; the six Table 1 rows keep the
 # paper's definitions): the Baseline's mixed batches and validation-loss
 # start, with three options of its hooks, chosen on the benchmarks'
-# validation splits (README "Results"; issue 16):
+# validation splits (docs/results/noisy_labels/README.md; issue 16):
 # - no rewind at the start (restore_best=False): correction goes on from
 #   the weights trained so far; the paper's rewind to the best source
 #   validation loss cost 9.5 test AP50 on Usiigaci (quick, seed 0);

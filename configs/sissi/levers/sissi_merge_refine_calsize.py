@@ -6,7 +6,8 @@
 # even the one trained on clean boxes, regress sizes to the mean: on DSB
 # test nuclei of 24-32 px come out 14-22 % too small and those under 10 px
 # 2-12 % too large, and the median-calibrated labels keep that
-# (log w / h -0.19 / -0.25 at 24-32 px against the truth; README "Results").
+# (log w / h -0.19 / -0.25 at 24-32 px against the truth;
+# docs/results/noisy_labels/README.md).
 _base_ = '../sissi_merge.py'
 
 custom_hooks = [
