@@ -6,7 +6,8 @@
 # an initial box or is added. Without it the refined boxes shrank round
 # after round on DSB (the detectors there, even the clean one, predict
 # nuclei about 4 % too small: log h -0.020 -> -0.058 against the truth in
-# two rounds), and the refit on them lost 5 AP (docs/results/noisy_labels/README.md).
+# two rounds), and the refit on them lost 5 AP
+# (docs/results/noisy_labels/README.md).
 _base_ = '../sissi_merge.py'
 
 custom_hooks = [
