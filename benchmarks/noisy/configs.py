@@ -23,7 +23,8 @@ NAMES = dict(clean='Supervised (clean labels)',
              soft_teacher_w1_bn='Soft Teacher, w 1, BN kept',
              soft_teacher_ne='Soft Teacher, BN frozen',
              soft_teacher_w1_ne='Soft Teacher, w 1, BN frozen',
-             soft_teacher_w1_ne_t03='Soft Teacher, w 1, BN frozen, thr 0.3')
+             soft_teacher_w1_ne_t03='Soft Teacher, w 1, BN frozen, thr 0.3',
+             soft_teacher_w0_ne='Soft Teacher control: unsup w 0, BN frozen')
 #: row -> (its Table 1 config, the criterion it branches at)
 BRANCH = dict(baseline=('baseline', 'ValLossStartHook'),
               sissi_s=('sissi_s', 'ValLossStartHook'),

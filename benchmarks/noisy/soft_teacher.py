@@ -68,14 +68,19 @@ SOURCE_RATIO = [1, 2, 1]
 #:   never puts its teacher in eval mode, so with a trainable BatchNorm
 #:   the teacher labels with the statistics of its one unlabelled image;
 #: - ``_t03``: the three pseudo-label thresholds (and the recorded
-#:   boxes') at 0.3 instead of 0.5.
+#:   boxes') at 0.3 instead of 0.5;
+#: - ``_w0_ne``: a control, not a peer: ``unsup_weight`` 0 with the
+#:   BatchNorm of ``_ne``, so only the labelled branch trains (the same
+#:   batches, teacher, EMA and test). It tells whether a collapse comes
+#:   from the pseudo labels or from the machinery around them.
 VARIANTS = dict(soft_teacher={}, soft_teacher_w1=dict(unsup_weight=1.0),
                 soft_teacher_lr01=dict(lr_factor=0.1),
                 soft_teacher_w1_bn=dict(unsup_weight=1.0, skip_buffer=True),
                 soft_teacher_ne=dict(norm_eval=True),
                 soft_teacher_w1_ne=dict(unsup_weight=1.0, norm_eval=True),
                 soft_teacher_w1_ne_t03=dict(unsup_weight=1.0, norm_eval=True,
-                                            pseudo_thr=0.3))
+                                            pseudo_thr=0.3),
+                soft_teacher_w0_ne=dict(unsup_weight=0.0, norm_eval=True))
 _THRESHOLDS = ('pseudo_label_initial_score_thr', 'rpn_pseudo_thr',
                'cls_pseudo_thr')
 _SEMI_BASE = 'mmdet::_base_/datasets/semi_coco_detection.py'

@@ -99,6 +99,10 @@ def test_variants_change_only_their_option(built):
                 'cls_pseudo_thr'):
         semi[key] = 0.5
     assert t03.model.to_dict() == w1_ne.model.to_dict()
+    w0 = nl.build_config('soft_teacher_w0_ne', args, paths)  # the control
+    assert w0.model.semi_train_cfg.unsup_weight == 0.0
+    w0.model.semi_train_cfg.unsup_weight = 1.0
+    assert w0.to_dict() == w1_ne.to_dict()
 
 
 def test_pipelines_give_each_branch_its_view(built):
